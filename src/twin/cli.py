@@ -1,0 +1,59 @@
+"""The `twin` command: one sub-command per stage, each defined beside its code.
+
+Each verb lives in `twin/<verb>/command.py` with `add_arguments(parser)` and `run(args) -> int`;
+modules are imported only when their verb runs, so `twin --help` does not load torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from twin import __version__
+from twin.errors import TwinError
+
+VERBS = {
+    "ingest": ("twin.ingest.command", "read chat exports into one messages.jsonl"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twin",
+        description="Turn your own chat history into a chatbot that talks like you.",
+        epilog="Run 'twin COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"twin {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for verb, (module_name, help_text) in VERBS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(
+            verb,
+            help=help_text,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except TwinError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

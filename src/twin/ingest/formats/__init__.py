@@ -1,0 +1,43 @@
+"""The importers, one module per export format, tried in this order when detecting.
+
+Each module has NAME (the --format value), LABEL (for people), `sniff(head, source) -> bool`
+(decides from the decoded start of the file, not its name) and
+`parse(source, report) -> Iterator[Message]`. A parser sets `me`/`group` when the file says so and
+leaves them None otherwise; ingest then decides them from --me and the senders seen.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Specific formats before generic ones: the neutral format accepts almost any table.
+ORDER = (
+    "wechatmsg_csv",
+    "wechat2025_csv",
+    "pywxdump_csv",
+    "qq_txt",
+    "qq_json",
+    "telegram_json",
+    "discord_json",
+    "messenger_json",
+    "line_txt",
+    "whatsapp_txt",
+    "wechatmsg_txt",
+    "neutral",
+)
+
+
+def all_formats() -> list[ModuleType]:
+    return [importlib.import_module(f"twin.ingest.formats.{name}") for name in ORDER]
+
+
+def by_name(name: str) -> ModuleType | None:
+    for module in all_formats():
+        if name == module.NAME:
+            return module
+    return None
+
+
+def names() -> list[str]:
+    return [module.NAME for module in all_formats()]

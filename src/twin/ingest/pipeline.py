@@ -1,0 +1,328 @@
+"""ingest: export files in, one sorted message stream out.
+
+Parsers stream rows into per-chat lists; the only thing held in memory is the messages
+themselves, for the sort by (chat, time, source order). Who is "me" and which chats are groups
+is decided once every file has been read, because some formats only reveal it across files.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from tqdm import tqdm
+
+from twin.atomic import atomic_write
+from twin.errors import InputError, TwinError
+from twin.ingest import formats
+from twin.ingest.decode import decode_head, sniff_encoding
+from twin.ingest.report import FileReport
+from twin.ingest.sources import Source, read_head, walk
+from twin.messages import Message
+
+SenderKey = tuple[str, str]  # (sender_id or "", sender name)
+
+
+@dataclass
+class IngestResult:
+    reports: list[FileReport]
+    chats: dict[str, list[Message]]
+    ignored: list[str] = field(default_factory=list)
+    media_skipped: int = 0
+    me_keys: dict[str, set[SenderKey]] = field(default_factory=dict)
+    chat_group: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(r.messages for r in self.reports)
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(sum(r.skipped.values()) for r in self.reports)
+
+    def messages(self) -> Iterator[Message]:
+        """All messages sorted stably by chat, time, source order, with `me` and `group` set."""
+        for chat in sorted(self.chats):
+            group = self.chat_group.get(chat)
+            for m in self.chats[chat]:
+                if m.me is None:
+                    m.me = (m.sender_id or "", m.sender) in self.me_keys.get(m.source["file"], ())
+                if m.group is None:
+                    m.group = bool(group)
+                yield m
+
+
+def matches_me(value: str, key: SenderKey) -> bool:
+    """Does --me VALUE name this sender? Names and ids both count; Telegram's 'user' prefix is optional."""
+    v = value.strip().casefold()
+    sender_id, sender = key[0].casefold(), key[1].strip().casefold()
+    return bool(v) and v in (sender, sender_id, sender_id.removeprefix("user"))
+
+
+def detect(head: str, source: Source) -> ModuleType | None:
+    for module in formats.all_formats():
+        if module.sniff(head, source):
+            return module
+    return None
+
+
+def _format_list() -> str:
+    return ", ".join(f"{m.NAME} ({m.LABEL})" for m in formats.all_formats())
+
+
+def ingest(
+    paths: list[str],
+    fmt: str = "auto",
+    me: str | None = None,
+    skip_bad_rows: bool = False,
+    progress: bool | None = None,
+) -> IngestResult:
+    """Read every export under `paths`. Raises TwinError/InputError on anything it cannot read."""
+    forced = None
+    if fmt != "auto":
+        forced = formats.by_name(fmt)
+        if forced is None:
+            raise TwinError(
+                f"unknown --format {fmt!r}; known formats: {', '.join(formats.names())}"
+            )
+    found = walk(paths)
+    try:
+        result = IngestResult(reports=[], chats={}, media_skipped=found.media_skipped)
+        total_bytes = sum(s.size() for s in found.sources)
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            desc="ingest",
+            disable=not show,
+            leave=False,
+        )
+        for source in found.sources:
+            module = forced or _detect_or_none(source)
+            if module is None:
+                if source.explicit:
+                    raise InputError(
+                        source.display,
+                        None,
+                        "not a chat export format twin knows",
+                        f"one of: {_format_list()}; or pass --format NAME if detection failed",
+                    )
+                result.ignored.append(source.display)
+                continue
+            report = FileReport(
+                file=source.display, format=module.NAME, skip_bad_rows=skip_bad_rows
+            )
+            report._source = source
+            report.on_bytes = bar.update if show else None
+            _read_file(module, source, report, result.chats)
+            result.reports.append(report)
+        bar.close()
+    finally:
+        found.close()
+    if not result.reports:
+        raise TwinError(
+            f"no chat export found in {', '.join(paths)}"
+            + (f" (passed over: {', '.join(result.ignored[:5])})" if result.ignored else "")
+        )
+    _resolve_me(result, me)
+    _resolve_groups(result)
+    for msgs in result.chats.values():
+        msgs.sort(key=_by_time)
+    return result
+
+
+def _by_time(m: Message) -> float:
+    return m.ts
+
+
+def _detect_or_none(source: Source) -> ModuleType | None:
+    head = read_head(source)
+    if not head.strip():
+        if source.explicit:
+            raise InputError(source.display, None, "the file is empty", "a chat export")
+        return None
+    try:
+        if source.encoding is None:
+            source.encoding = sniff_encoding(source, head)
+    except InputError:
+        if source.explicit:
+            raise
+        return None  # a binary file in a walked folder is not ours to read
+    return detect(decode_head(head, source.encoding), source)
+
+
+def _read_file(
+    module: ModuleType, source: Source, report: FileReport, chats: dict[str, list[Message]]
+) -> None:
+    kinds = report.kinds
+    unknown = report.unknown_senders
+    chat_senders = report.chat_senders
+    seen_chats = report.chats
+    n = by_me = 0
+    for m in module.parse(source, report):
+        msgs = chats.get(m.chat)
+        if msgs is None:
+            msgs = chats[m.chat] = []
+        msgs.append(m)
+        n += 1
+        kinds[m.kind] += 1
+        if m.chat not in seen_chats:
+            seen_chats.add(m.chat)
+            chat_senders[m.chat] = set()
+        key = (m.sender_id or "", m.sender)
+        if m.me is None:
+            unknown[key] += 1
+        elif m.me:
+            by_me += 1
+        if m.me is not True and m.sender and m.kind not in ("system", "recall"):
+            chat_senders[m.chat].add(key)
+    report.messages = n
+    report.by_me = by_me
+
+
+def _resolve_me(result: IngestResult, me: str | None) -> None:
+    needing = [r for r in result.reports if r.unknown_senders]
+    for r in result.reports:
+        if not r.unknown_senders and not r.me_rule:
+            r.me_rule = "marked in the file"
+    if not needing:
+        return
+    if me is not None:
+        matched_any = False
+        for r in needing:
+            keys = {k for k in r.unknown_senders if matches_me(me, k)}
+            result.me_keys[r.file] = keys
+            r.by_me += sum(r.unknown_senders[k] for k in keys)
+            r.me_rule = f"--me {me!r}"
+            if keys:
+                matched_any = True
+            else:
+                r.note(f"--me {me!r} matched no sender in this file")
+        if not matched_any:
+            raise TwinError(
+                f"--me {me!r} matches no sender in {_files(needing)}.\n"
+                + _candidates(needing)
+                + "\nPass --me with one of these names or ids."
+            )
+        return
+    _guess_me_across_chats(result, needing)
+    still = [r for r in needing if r.file not in result.me_keys]
+    if still:
+        labels = sorted({formats.by_name(r.format).LABEL for r in still})
+        raise TwinError(
+            f"cannot tell which sender is you in {_files(still)}: "
+            f"{' and '.join(labels)} exports do not mark your own messages.\n"
+            + _candidates(still)
+            + "\nPass --me with your name or id as it appears above, e.g. --me "
+            + repr(_top_senders(still)[0][0])
+        )
+
+
+def _guess_me_across_chats(result: IngestResult, needing: list[FileReport]) -> None:
+    """Formats that allow it (WeChat 4.0 exports): me is the one sender present in every chat."""
+    by_format: dict[str, list[FileReport]] = {}
+    for r in needing:
+        if getattr(formats.by_name(r.format), "GUESS_ME_ACROSS_CHATS", False):
+            by_format.setdefault(r.format, []).append(r)
+    for group in by_format.values():
+        chat_keys: dict[str, set[SenderKey]] = {}
+        for r in group:
+            for chat, keys in r.chat_senders.items():
+                chat_keys.setdefault(chat, set()).update(keys)
+        if len(chat_keys) < 2:
+            continue
+        common = set.intersection(*chat_keys.values())
+        names = {k[1] for k in common}
+        if len(names) != 1:
+            continue
+        name = names.pop()
+        for r in group:
+            keys = {k for k in r.unknown_senders if k[1] == name}
+            result.me_keys[r.file] = keys
+            r.by_me += sum(r.unknown_senders[k] for k in keys)
+            r.me_rule = f"guessed: {name!r} is the only sender in all {len(chat_keys)} chats (override with --me)"
+
+
+def _resolve_groups(result: IngestResult) -> None:
+    """A chat the file does not label is a group when more than one other person wrote in it."""
+    for r in result.reports:
+        me_keys = result.me_keys.get(r.file, set())
+        for chat, keys in r.chat_senders.items():
+            others = keys - me_keys
+            result.chat_group[chat] = result.chat_group.get(chat, False) or len(others) > 1
+
+
+def _files(reports: list[FileReport]) -> str:
+    names = [r.file for r in reports]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more files" if len(names) > 3 else "")
+
+
+def _top_senders(reports: list[FileReport]) -> list[tuple[str, int]]:
+    counts: Counter = Counter()
+    for r in reports:
+        for (sender_id, sender), n in r.unknown_senders.items():
+            label = sender or sender_id
+            if sender_id and sender and sender_id != sender:
+                label = f"{sender} (id {sender_id})"
+            counts[label] += n
+    return counts.most_common() or [("?", 0)]
+
+
+def _candidates(reports: list[FileReport]) -> str:
+    top = _top_senders(reports)
+    lines = [f"  {name}: {n} messages" for name, n in top[:15]]
+    if len(top) > 15:
+        lines.append(f"  … and {len(top) - 15} more senders")
+    return "Senders found:\n" + "\n".join(lines)
+
+
+def write_jsonl(result: IngestResult, path: str) -> int:
+    """Write messages.jsonl atomically; returns the number of messages written."""
+    n = 0
+    with atomic_write(path) as f:
+        for m in result.messages():
+            f.write(m.to_json())
+            f.write("\n")
+            n += 1
+    return n
+
+
+def summary(result: IngestResult, output: str | None = None) -> str:
+    """The per-file report a person reads after ingest."""
+    total_me = sum(r.by_me for r in result.reports)
+    lines = [
+        f"Read {len(result.reports)} file(s): {result.total} messages in {len(result.chats)} chats, "
+        f"{total_me} by me" + (f" -> {output}" if output else "")
+    ]
+    for r in result.reports:
+        module = formats.by_name(r.format)
+        fmt = module.LABEL + (f" {r.version}" if r.version else "")
+        lines.append("")
+        lines.append(r.file)
+        lines.append(f"  format    {fmt}   (encoding {r.encoding or 'n/a'})")
+        lines.append(
+            f"  chats     {len(r.chats)}   messages {r.messages}   by me {r.by_me} ({r.me_rule})"
+        )
+        kinds = ", ".join(f"{k} {n}" for k, n in r.kinds.most_common())
+        lines.append(f"  kinds     {kinds or '-'}")
+        if r.skipped:
+            lines.append("  skipped   " + ", ".join(f"{k} {n}" for k, n in r.skipped.most_common()))
+        for bad in r.bad_rows[:5]:
+            lines.append(f"    {bad}")
+        for note in r.notes:
+            lines.append(f"  note      {note}")
+    if result.ignored:
+        lines.append("")
+        lines.append(f"Passed over {len(result.ignored)} file(s) of no known chat format:")
+        lines.extend(f"  {name}" for name in result.ignored[:10])
+        if len(result.ignored) > 10:
+            lines.append(f"  … and {len(result.ignored) - 10} more")
+    if result.media_skipped:
+        lines.append(
+            f"Passed over {result.media_skipped} media file(s) (images, audio, video, documents)."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The one message schema (messages.jsonl) that every importer produces and `build` reads.
+
+See DESIGN.md. A line is a JSON object with, in this order:
+  chat, chat_name, group, sender, [sender_id], me, time, kind, text, [reply_to], [id],
+  [forwarded], source
+Optional keys are written only when they carry something.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+KINDS = (
+    "text",
+    "image",
+    "voice",
+    "video",
+    "sticker",
+    "link",
+    "file",
+    "location",
+    "call",
+    "system",
+    "recall",
+    "other",
+)
+KIND_SET = frozenset(KINDS)
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(slots=True)
+class Message:
+    """One message. `me` and `group` may be None while parsing: ingest decides them per file."""
+
+    chat: str
+    chat_name: str
+    sender: str
+    time: str
+    kind: str
+    text: str
+    source: dict
+    me: bool | None = None
+    group: bool | None = None
+    sender_id: str | None = None
+    reply_to: dict | None = None
+    id: str | None = None
+    forwarded: bool = False
+    ts: float = field(default=0.0, compare=False)
+
+    def to_dict(self) -> dict:
+        d: dict = {
+            "chat": self.chat,
+            "chat_name": self.chat_name,
+            "group": bool(self.group),
+            "sender": self.sender,
+        }
+        if self.sender_id:
+            d["sender_id"] = self.sender_id
+        d["me"] = bool(self.me)
+        d["time"] = self.time
+        d["kind"] = self.kind
+        d["text"] = self.text
+        if self.reply_to:
+            d["reply_to"] = self.reply_to
+        if self.id is not None:
+            d["id"] = self.id
+        if self.forwarded:
+            d["forwarded"] = True
+        d["source"] = self.source
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def epoch_of(dt: datetime) -> float:
+    """Seconds since the epoch; naive times are read as UTC so they still order among themselves."""
+    if dt.tzinfo is None:
+        return (dt - _EPOCH).total_seconds()
+    return (dt - _EPOCH_AWARE).total_seconds()
+
+
+def iso_time(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds") if dt.microsecond == 0 else dt.isoformat()
+
+
+def local_from_unix(seconds: float) -> datetime:
+    """A Unix timestamp as wall time with the offset of this machine's zone at that instant."""
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone()
+
+
+_OFFSETS: dict[int, timezone] = {}
+
+
+def with_offset(local: datetime, unix_seconds: float) -> datetime:
+    """Attach the zone offset implied by a wall time and its Unix timestamp (exporters give both).
+
+    The offset is rounded to 15 minutes; an implausible one (more than 14 h) means the two disagree,
+    and the Unix timestamp wins, shown in this machine's zone.
+    """
+    diff = (local - _EPOCH).total_seconds() - unix_seconds
+    quarter = round(diff / 900)
+    if abs(quarter) > 56:
+        return local_from_unix(unix_seconds)
+    tz = _OFFSETS.get(quarter)
+    if tz is None:
+        tz = _OFFSETS[quarter] = timezone(timedelta(seconds=quarter * 900))
+    return local.replace(tzinfo=tz)
+
+
+def read_messages_jsonl(path: str) -> Iterator[dict]:
+    """Read a messages.jsonl written by `twin ingest` (validated by the neutral importer)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)

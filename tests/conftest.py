@@ -1,0 +1,64 @@
+"""Shared test helpers: run the real CLI in-process, and keep user state out of the home folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path_factory):
+    """No test reads or writes the user's caches, and none reaches a model hub."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    import time
+
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def twin(capsys):
+    """Run `twin ARGS...` in this process; returns exit code, stdout and stderr."""
+
+    def run(*args: str) -> Result:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for line in Path(path).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+@pytest.fixture
+def ingest_file(twin, tmp_path):
+    """Ingest files and return the messages written, failing the test on a non-zero exit."""
+
+    def run(*paths, extra: tuple[str, ...] = ()) -> list[dict]:
+        out = tmp_path / "messages.jsonl"
+        result = twin("ingest", *paths, "-o", out, *extra)
+        assert result.code == 0, result.err
+        return read_jsonl(out)
+
+    return run
