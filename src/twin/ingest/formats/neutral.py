@@ -108,7 +108,7 @@ def _rows(source: Source, report: FileReport) -> Iterator[tuple[str, dict | None
                         where, f"{len(row)} fields", f"{len(header)} fields as in the header"
                     )
                     continue
-                yield where, dict(zip(header, row)), str(start)
+                yield where, dict(zip(header, row, strict=True)), str(start)
 
 
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
