@@ -46,7 +46,8 @@ def twin(capsys):
 def read_jsonl(path: Path) -> list[dict]:
     return [
         json.loads(line)
-        for line in Path(path).read_text(encoding="utf-8").splitlines()
+        # split on \n only: str.splitlines() would also cut at U+2028 or U+0085 inside a text
+        for line in Path(path).read_text(encoding="utf-8").split("\n")
         if line.strip()
     ]
 

@@ -15,6 +15,10 @@ from twin.errors import TwinError
 
 VERBS = {
     "ingest": ("twin.ingest.command", "read chat exports into one messages.jsonl"),
+    "build": (
+        "twin.dataset.command",
+        "build a training set (train/dev, stats, report) from exports",
+    ),
 }
 
 

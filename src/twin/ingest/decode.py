@@ -55,7 +55,9 @@ def sniff_encoding(source: Source, head: bytes) -> str:
         bad_gb = _first_bad_offset(source, "gb18030", 0)
         if bad_gb is None:
             return "gb18030"
-        offset, seq = bad
+        # Name the stray bytes of the encoding that read further: a GBK file's first Chinese
+        # character is not the problem.
+        offset, seq = max(bad, bad_gb, key=lambda b: b[0])
         raise InputError(
             source.display,
             f"line {_line_of(source, offset)} (byte {offset})",

@@ -8,8 +8,10 @@ is decided once every file has been read, because some formats only reveal it ac
 from __future__ import annotations
 
 import sys
+import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -44,15 +46,9 @@ class IngestResult:
         return sum(sum(r.skipped.values()) for r in self.reports)
 
     def messages(self) -> Iterator[Message]:
-        """All messages sorted stably by chat, time, source order, with `me` and `group` set."""
+        """All messages sorted stably by chat, time, source order."""
         for chat in sorted(self.chats):
-            group = self.chat_group.get(chat)
-            for m in self.chats[chat]:
-                if m.me is None:
-                    m.me = (m.sender_id or "", m.sender) in self.me_keys.get(m.source["file"], ())
-                if m.group is None:
-                    m.group = bool(group)
-                yield m
+            yield from self.chats[chat]
 
 
 def matches_me(value: str, key: SenderKey) -> bool:
@@ -102,24 +98,14 @@ def ingest(
             leave=False,
         )
         for source in found.sources:
-            module = forced or _detect_or_none(source)
-            if module is None:
-                if source.explicit:
-                    raise InputError(
-                        source.display,
-                        None,
-                        "not a chat export format twin knows",
-                        f"one of: {_format_list()}; or pass --format NAME if detection failed",
-                    )
-                result.ignored.append(source.display)
-                continue
-            report = FileReport(
-                file=source.display, format=module.NAME, skip_bad_rows=skip_bad_rows
-            )
-            report._source = source
-            report.on_bytes = bar.update if show else None
-            _read_file(module, source, report, result.chats)
-            result.reports.append(report)
+            try:
+                _read_source(source, forced, skip_bad_rows, bar.update if show else None, result)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                if source.member is None:
+                    raise
+                raise InputError(
+                    source.display, None, f"the zip member is damaged ({e})", "an intact zip"
+                ) from e
         bar.close()
     finally:
         found.close()
@@ -130,21 +116,60 @@ def ingest(
         )
     _resolve_me(result, me)
     _resolve_groups(result)
-    for msgs in result.chats.values():
-        msgs.sort(key=_by_time)
+    _apply(result)
     return result
+
+
+def _apply(result: IngestResult) -> None:
+    """Sort each chat by time (stable: source order breaks ties) and set `me` and `group`."""
+    me_keys = result.me_keys
+    for chat, msgs in result.chats.items():
+        msgs.sort(key=_by_time)
+        group = result.chat_group.get(chat, False)
+        for m in msgs:
+            if m.me is None:
+                m.me = (m.sender_id or "", m.sender) in me_keys.get(m.source["file"], ())
+            if m.group is None:
+                m.group = group
+
+
+def _read_source(
+    source: Source,
+    forced: ModuleType | None,
+    skip_bad_rows: bool,
+    on_bytes: Callable[[int], object] | None,
+    result: IngestResult,
+) -> None:
+    module = _detect_or_none(source, forced)
+    if module is None:
+        if source.explicit:
+            raise InputError(
+                source.display,
+                None,
+                "not a chat export format twin knows",
+                f"one of: {_format_list()}; or pass --format NAME if detection failed",
+            )
+        result.ignored.append(source.display)
+        return
+    report = FileReport(file=source.display, format=module.NAME, skip_bad_rows=skip_bad_rows)
+    report._source = source
+    report.on_bytes = on_bytes
+    _read_file(module, source, report, result.chats)
+    result.reports.append(report)
 
 
 def _by_time(m: Message) -> float:
     return m.ts
 
 
-def _detect_or_none(source: Source) -> ModuleType | None:
+def _detect_or_none(source: Source, forced: ModuleType | None = None) -> ModuleType | None:
     head = read_head(source)
     if not head.strip():
         if source.explicit:
             raise InputError(source.display, None, "the file is empty", "a chat export")
         return None
+    if forced is not None:
+        return forced
     try:
         if source.encoding is None:
             source.encoding = sniff_encoding(source, head)
@@ -194,7 +219,12 @@ def _resolve_me(result: IngestResult, me: str | None) -> None:
     if me is not None:
         matched_any = False
         for r in needing:
-            keys = {k for k in r.unknown_senders if matches_me(me, k)}
+            keys = {
+                k
+                for k in r.unknown_senders
+                if matches_me(me, k)
+                or any(matches_me(me, ("", a)) for a in r.sender_aliases.get(k, ()))
+            }
             result.me_keys[r.file] = keys
             r.by_me += sum(r.unknown_senders[k] for k in keys)
             r.me_rule = f"--me {me!r}"

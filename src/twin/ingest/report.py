@@ -30,6 +30,8 @@ class FileReport:
     unknown_senders: Counter = field(default_factory=Counter)
     # chat -> senders seen in it, to tell groups from 1:1 chats where the file does not say
     chat_senders: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # (sender_id or "", sender name) -> other names the sender goes by here; --me matches them too
+    sender_aliases: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     me_rule: str = ""
     bad_rows: list[str] = field(default_factory=list)
     on_bytes: Callable[[int], None] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -111,9 +112,8 @@ class Source:
         """A file next to this one (exporters that split one chat across files need this)."""
         if self.member is not None:
             assert self._zip is not None
-            target = str(PurePosixPath(self.member).parent / rel)
-            if target.startswith("./"):
-                target = target[2:]
+            # normpath: zip member names never hold "." or ".." parts
+            target = posixpath.normpath(str(PurePosixPath(self.member).parent / rel))
             try:
                 self._zip.getinfo(target)
             except KeyError:
@@ -122,7 +122,7 @@ class Source:
                 f"{self.zip_path}!/{target}", zip_path=self.zip_path, member=target, _zip=self._zip
             )
         assert self.path is not None
-        p = self.path.parent / rel
+        p = Path(os.path.normpath(self.path.parent / rel))
         return Source(str(p), path=p) if p.is_file() else None
 
     def siblings_under(self, folder: str, suffix: str) -> list[Source]:
@@ -227,6 +227,16 @@ class CountingReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    # Importers may rewind (read the first line, then seek(0)); bytes read again count again.
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._raw.seek(pos, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
 
     def readinto(self, b) -> int:
         data = self._raw.read(len(b))

@@ -52,14 +52,14 @@ def _bool(value, where: str, column: str, report: FileReport) -> bool | None:
 
 
 def _time(value, where: str, report: FileReport) -> tuple[str, float] | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return unix_time(float(value))
     text = str(value).strip()
     try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return unix_time(float(value))
         if text.replace(".", "", 1).isdigit():
             return unix_time(float(text))
         return naive_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a time, or a year out of range
         report.bad_row(
             where, f"time={value!r}", "an ISO-8601 time like 2024-01-02T03:04:05, or Unix seconds"
         )

@@ -7,9 +7,11 @@ an unnamed MsgSvrID field, 0.2.7–0.2.9 wrote rows shifted one column right of 
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Iterator
 
+from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, strip_markup, unix_time, xml_attr
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
@@ -30,6 +32,9 @@ HEADER9 = [
     "StrTime",
 ]
 HEADER12 = HEADER9 + ["Remark", "NickName", "Sender"]
+# Versions whose rows carry the server message id (stable across backups) as field 10.
+WITH_MSGSVRID = frozenset(["0.2.6", "0.2.6 (hand-edited header)", "0.2.7–0.2.9"])
+_REPLACEMSG = re.compile(r"<replacemsg>(.*?)</replacemsg>", re.S)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -81,7 +86,9 @@ def kind_and_text(type_: int, sub: int, content: str) -> tuple[str, str]:
         return ("recall" if "撤回了一条消息" in text else "system"), text
     if type_ == 10002:
         if "revokemsg" in content:
-            return "recall", strip_markup(content)
+            # The notice shown in the chat; the rest of the XML is ids.
+            notice = _REPLACEMSG.search(content)
+            return "recall", strip_markup(notice.group(1)) if notice else ""
         return "system", strip_markup(content)
     if type_ in (37, 42):
         return "other", ""
@@ -96,16 +103,21 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             header = [h.strip().lstrip("\ufeff") for h in next(reader)]
         except StopIteration:
             return
+        # A wrong header is not a bad row: --skip-bad-rows must not read a foreign table.
         if header[:9] != HEADER9:
-            report.bad_row(
+            raise InputError(
+                source.display,
                 "line 1 (header)",
                 f"header {','.join(header)!r}",
                 "the WeChatMsg header " + ",".join(HEADER9),
             )
         named = len(header)
         if named == 12 and header[9:] != HEADER12[9:]:
-            report.bad_row(
-                "line 1 (header)", f"extra columns {header[9:]}", "Remark,NickName,Sender"
+            raise InputError(
+                source.display,
+                "line 1 (header)",
+                f"extra columns {header[9:]}",
+                "Remark,NickName,Sender",
             )
         display = source.display
         stem = source.name.rsplit(".", 1)[0]
@@ -122,6 +134,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             n = len(row)
             if layout is None:
                 layout = _layout(named, row, report)
+                with_svrid = layout[0] in WITH_MSGSVRID
             where = f"row {row_no} (line {start})"
             if n not in layout[1]:
                 report.bad_row(
@@ -185,7 +198,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 ts=timed[1],
                 kind=kind,
                 text=text,
-                id=row[0],
+                id=(with_svrid and row[9]) or row[0],
                 source={"file": display, "line": start},
             )
         if layout is not None:

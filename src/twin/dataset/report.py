@@ -1,0 +1,185 @@
+"""report.html and its charts: what a person wants to see before spending time on training.
+
+Charts are PNG files beside the HTML (matplotlib's object API, no display needed), so the report
+opens offline in any browser. Chat names appear only in the HTML table, numbered in the charts,
+so charts render with any font.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+ME, OTHERS = "#d9480f", "#339af0"
+
+
+def _save(fig: Figure, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path.name
+
+
+def _timeline(data, path: Path) -> str:
+    months = sorted({m for m, _ in data.timeline})
+    fig = Figure(figsize=(9, 3))
+    ax = fig.add_subplot()
+    mine = [data.timeline.get((m, True), 0) for m in months]
+    others = [data.timeline.get((m, False), 0) for m in months]
+    x = range(len(months))
+    ax.bar(x, others, color=OTHERS, label="others")
+    ax.bar(x, mine, bottom=others, color=ME, label="me")
+    step = max(1, len(months) // 12)
+    ax.set_xticks(list(x)[::step], months[::step], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("messages per month")
+    ax.legend()
+    ax.set_title("Messages over time")
+    return _save(fig, path)
+
+
+def _chats(top: list[tuple[str, int, int]], path: Path) -> str:
+    fig = Figure(figsize=(9, max(2.5, 0.3 * len(top) + 1)))
+    ax = fig.add_subplot()
+    labels = [f"#{i + 1}" for i in range(len(top))][::-1]
+    total = [t[1] for t in top][::-1]
+    mine = [t[2] for t in top][::-1]
+    ax.barh(labels, total, color=OTHERS, label="all")
+    ax.barh(labels, mine, color=ME, label="me")
+    ax.set_xlabel("messages")
+    ax.legend()
+    ax.set_title("Messages per chat (names in the table below)")
+    return _save(fig, path)
+
+
+def _hist(values: list[int], path: Path, title: str, xlabel: str, limit: int | None = None) -> str:
+    fig = Figure(figsize=(9, 3))
+    ax = fig.add_subplot()
+    if values:
+        top = max(values)
+        bins = min(60, max(5, top))
+        ax.hist(values, bins=bins, color=ME)
+        if limit:
+            ax.axvline(limit, color="black", linestyle="--", label=f"limit {limit}")
+            ax.legend()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    return _save(fig, path)
+
+
+def _barh(counts: dict[str, int], path: Path, title: str, color: str) -> str:
+    items = sorted(counts.items(), key=lambda kv: kv[1])
+    fig = Figure(figsize=(9, max(2, 0.35 * len(items) + 1)))
+    ax = fig.add_subplot()
+    if items:
+        ax.barh([k for k, _ in items], [v for _, v in items], color=color)
+        for i, (_, v) in enumerate(items):
+            ax.text(v, i, f" {v}", va="center", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def _conversation(messages: list[dict]) -> str:
+    rows = []
+    for m in messages:
+        role = m["role"]
+        note = " (context only, not trained)" if m.get("weight") == 0 else ""
+        rows.append(
+            f'<div class="turn {role}"><b>{role}{note}</b><pre>{html.escape(m["content"])}</pre></div>'
+        )
+    return '<div class="conv">' + "".join(rows) + "</div>"
+
+
+def write_report(
+    folder: Path, stats: dict, data, examples: list[list[dict]], tokens_exact: bool
+) -> None:
+    charts = folder / "charts"
+    charts.mkdir(exist_ok=True)
+    top = sorted(data.per_chat.items(), key=lambda kv: -kv[1])[:20]
+    top3 = [(name, n, data.per_chat_me[name]) for name, n in top]
+    images = {
+        "timeline": _timeline(data, charts / "timeline.png"),
+        "chats": _chats(top3, charts / "chats.png"),
+        "replies": _hist(
+            data.reply_lengths,
+            charts / "reply_lengths.png",
+            "Length of my replies (trained)",
+            "characters",
+        ),
+        "dropped": _barh(
+            stats["messages"]["dropped"],
+            charts / "dropped.png",
+            "Messages not used, by reason",
+            OTHERS,
+        ),
+        "redactions": _barh(
+            stats["redactions"], charts / "redactions.png", "Personal data redacted, by type", ME
+        ),
+        "tokens": _hist(
+            data.sample_tokens,
+            charts / "tokens.png",
+            "Sample length in tokens"
+            + ("" if tokens_exact else " (estimated; pass --tokenizer to count)"),
+            "tokens",
+        ),
+    }
+    m = stats["messages"]
+    s = stats["samples"]
+    chat_rows = "".join(
+        f"<tr><td>#{i + 1}</td><td>{html.escape(name)}</td><td>{n}</td><td>{me}</td></tr>"
+        for i, (name, n, me) in enumerate(top3)
+    )
+    step_rows = "".join(
+        f"<tr><td>{html.escape(st['step'])}</td><td>{st['messages']}</td></tr>"
+        for st in stats["steps"]
+    )
+    drop_rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in m["dropped"].items()
+    )
+    red_rows = "".join(
+        f"<tr><td>&lt;{html.escape(k)}&gt;</td><td>{v}</td></tr>"
+        for k, v in stats["redactions"].items()
+    ) or ("<tr><td colspan=2>nothing found</td></tr>")
+    file_rows = "".join(
+        f"<tr><td>{html.escape(f['file'])}</td><td>{html.escape(f['format'])} {html.escape(f['version'])}</td>"
+        f"<td>{f['messages']}</td><td>{f['by_me']}</td><td>{html.escape(json.dumps(f['rows_skipped'], ensure_ascii=False))}</td></tr>"
+        for f in stats["input"]["files"]
+    )
+    examples_html = "".join(_conversation(e) for e in examples)
+    img = lambda key, alt: f'<img src="charts/{images[key]}" alt="{alt}">'  # noqa: E731
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>twin dataset report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0 1.5em; }} td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+img {{ max-width: 100%; }} .big {{ font-size: 1.3em; }}
+.conv {{ border: 1px solid #ccc; border-radius: 6px; padding: .5em; margin: 1em 0; }}
+.turn pre {{ white-space: pre-wrap; margin: .2em 0 .6em; font-family: inherit; }}
+.user {{ color: #1c4f80; }} .assistant {{ color: #8a2c07; }} .system {{ color: #666; }}
+</style></head><body>
+<h1>twin dataset report</h1>
+<p class="big">{m["input"]} messages in, <b>{m["used"]}</b> used in <b>{s["total"]}</b> samples
+({s["train"]} train, {s["dev"]} dev; {s["assistant_turns_trained"]} of your replies trained on).
+Every other message is counted below under the reason it was left out.</p>
+<p>System prompt: <code>{html.escape(stats["system_prompt"])}</code> (language: {stats["language"]})</p>
+<h2>Input files</h2><table><tr><th>file</th><th>format</th><th>messages</th><th>by me</th><th>rows skipped</th></tr>{file_rows}</table>
+<h2>Messages over time</h2>{img("timeline", "messages per month")}
+<h2>Chats</h2>{img("chats", "messages per chat")}
+<table><tr><th>#</th><th>chat</th><th>messages</th><th>by me</th></tr>{chat_rows}</table>
+<h2>Your replies</h2>{img("replies", "reply lengths")}
+<h2>Sample lengths</h2>{img("tokens", "sample tokens")}
+<h2>What was left out, and why</h2>{img("dropped", "drop reasons")}
+<table><tr><th>step</th><th>messages left</th></tr>{step_rows}</table>
+<table><tr><th>reason</th><th>messages</th></tr>{drop_rows}</table>
+<h2>Redacted personal data</h2>{img("redactions", "redactions")}
+<table><tr><th>placeholder</th><th>replaced</th></tr>{red_rows}</table>
+<h2>Sample conversations</h2>
+<p>As the model will see them (after redaction). Replies marked "context only" are not trained on.</p>
+{examples_html}
+</body></html>
+"""
+    (folder / "report.html").write_text(page, encoding="utf-8")

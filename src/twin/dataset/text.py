@@ -1,0 +1,76 @@
+"""Text helpers for building samples: placeholders, what counts as a real reply, token estimates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+PLACEHOLDERS = {
+    "en": {
+        "image": "[image]",
+        "voice": "[voice message]",
+        "video": "[video]",
+        "sticker": "[sticker]",
+        "link": "[link]",
+        "file": "[file]",
+        "location": "[location]",
+        "call": "[call]",
+        "other": "[message]",
+        "forwarded": "[forwarded]",
+    },
+    "zh": {
+        "image": "[图片]",
+        "voice": "[语音]",
+        "video": "[视频]",
+        "sticker": "[表情]",
+        "link": "[链接]",
+        "file": "[文件]",
+        "location": "[位置]",
+        "call": "[通话]",
+        "other": "[消息]",
+        "forwarded": "[转发]",
+    },
+}
+
+# [图片], [微笑] (WeChat emoticon codes), <PHONE> (redaction) and similar tokens carry no words.
+_TOKENS = re.compile(r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def visible_length(text: str) -> int:
+    """Characters a person typed: placeholders, emoticon codes and whitespace not counted."""
+    return len(_TOKENS.sub("", text))
+
+
+def has_words(text: str) -> bool:
+    """False for replies that are only placeholders, emoji or symbols."""
+    core = _TOKENS.sub("", text)
+    for ch in core:
+        cat = unicodedata.category(ch)
+        if cat[0] in "LN":
+            return True
+    return False
+
+
+def estimate_tokens(text: str) -> int:
+    """A fast, slightly generous token estimate: ~1 token per CJK character, ~4 bytes per token else."""
+    return len(text.encode("utf-8")) // 3 + 1
+
+
+def script_of(texts: list[str]) -> str:
+    """'zh' when at least a third of the letters are CJK, else 'en'."""
+    cjk = letters = 0
+    for t in texts:
+        cjk += len(_CJK.findall(t))
+        letters += sum(1 for ch in t if ch.isalpha())
+    return "zh" if letters and cjk / letters >= 1 / 3 else "en"
+
+
+DEFAULT_PROMPTS = {
+    "en": "You are {name}, chatting with a friend. Reply the way {name} does: same language, length, tone and habits.",
+    "zh": "你是{name}，正在和朋友聊天。像{name}平时那样回复：一样的语言、长短、语气和习惯。",
+}
+NAMELESS_PROMPTS = {
+    "en": "You are chatting with a friend. Reply in your usual words, length, tone and habits.",
+    "zh": "你正在和朋友聊天。用你平时的说话方式、长短、语气和习惯回复。",
+}

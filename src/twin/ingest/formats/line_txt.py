@@ -1,0 +1,337 @@
+"""LINE "Export chat history" TXT, in its English, Japanese and Chinese wordings.
+
+```
+[LINE] Chat history with Alice
+Saved on: 2024/01/05 12:34
+
+2024.01.02 Tuesday
+10:00	Alice	Hi!
+10:01	Bob	"Two lines,
+the second with a ""quote"" in it"
+10:02	Alice	[Sticker]
+10:03		Alice unsent a message.
+```
+A day line gives the date, each message line `time<TAB>name<TAB>text` the minute; lines with no
+name are system notices. Text with line breaks is wrapped in double quotes, inner quotes doubled.
+The file does not say which sender is the exporter: that comes from --me.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, time
+
+from twin.ingest.formats._common import naive_time
+from twin.ingest.report import FileReport
+from twin.ingest.sources import Source
+from twin.messages import Message
+
+NAME = "line-txt"
+LABEL = "LINE TXT"
+
+# (pattern on the title line, wording, is it a group) — the first match wins
+_TITLES = [
+    (re.compile(r"^\[LINE\]\s*Chat history with (.+)$"), "English", None),
+    (re.compile(r"^\[LINE\]\s*Chat history in (.+)$"), "English", True),
+    (re.compile(r"^\[LINE\]\s*(.+)とのトーク履歴$"), "Japanese", None),
+    (re.compile(r"^\[LINE\]\s*(.+)のトーク履歴$"), "Japanese", True),
+    (re.compile(r"^\[LINE\]\s*(?:与|與)(.+)的聊天(?:记录|記錄)$"), "Chinese", None),
+    (re.compile(r"^\[LINE\]\s*(.+)的聊天(?:记录|記錄)$"), "Chinese", True),
+    (re.compile(r"^\[LINE\]\s*(.*)$"), "", None),
+]
+_TIME = re.compile(r"^(?:(上午|下午|午前|午後)\s*)?(\d{1,2}):(\d{2})(?:\s*([AaPp][Mm]))?$")
+_DAY_YMD = re.compile(
+    r"^(\d{4})[./-](\d{1,2})[./-](\d{1,2})(?:\s*[(（]?\s*([^\s()（）]+?)\s*[)）]?)?\s*$"
+)
+_DAY_WMDY = re.compile(r"^([^\W\d_]+)\.?,?\s+(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+_WEEKDAYS = {
+    **{d: i for i, d in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{d: i for i, d in enumerate("月火水木金土日")},
+    **{d: i for i, d in enumerate("一二三四五六日")},
+    "天": 6,
+}
+
+MEDIA = {
+    "image": ("[Photo]", "[写真]", "[照片]", "[Album]", "[アルバム]", "Photos"),
+    "sticker": ("[Sticker]", "[スタンプ]", "[贴图]", "[貼圖]", "Stickers"),
+    "video": ("[Video]", "[動画]", "[视频]", "[影片]", "Videos"),
+    "voice": ("[Voice message]", "[ボイスメッセージ]", "[语音信息]", "[語音訊息]"),
+    "file": ("[File]", "[ファイル]", "[文件]", "[檔案]"),
+    "location": ("[Location]", "[位置情報]", "[位置]"),
+    "other": ("[Contact]", "[連絡先]", "[联系人]", "[聯絡人資訊]"),
+}
+_MEDIA_EXACT = {label: kind for kind, labels in MEDIA.items() for label in labels}
+# file and location labels may be followed by a name or an address
+_MEDIA_PREFIX = tuple(
+    (label, kind) for kind in ("file", "location") for label in MEDIA[kind] if label[0] == "["
+)
+# "X unsent a message." and its translations; group 1 is who unsent it, when named
+_UNSENT = re.compile(
+    r"^(?:(.*?) unsent a message\.?|Message unsent\.?|(.*?)がメッセージの送信を取り消しました"
+    r"|(.*?)已收回訊息|(.*?)撤回了一条消息)$"
+)
+_YOU = frozenset(["You", "あなた", "你", "您"])
+
+
+def sniff(head: str, source: Source) -> bool:
+    return head.lstrip("\ufeff").lstrip().startswith("[LINE]")
+
+
+def weekday(token: str | None) -> int | None:
+    """0 for Monday … 6 for Sunday, from `Tuesday`, `Tue`, `火`, `周二`, `星期二`, `週二`."""
+    if not token:
+        return None
+    t = token.strip().lower()
+    for prefix in ("星期", "周", "週", "禮拜", "礼拜"):
+        t = t.removeprefix(prefix)
+    if t in _WEEKDAYS:
+        return _WEEKDAYS[t]
+    return _WEEKDAYS.get(t[:3]) if len(t) >= 3 and t[:3].isascii() else None
+
+
+def day_of(line: str) -> tuple[date, bool] | None:
+    """The date of a day line, and whether the weekday printed on it agrees; None if not one."""
+    m = _DAY_YMD.match(line)
+    if m:
+        try:
+            d = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+        wd = weekday(m.group(4))
+        if m.group(4) and wd is None:
+            return None  # `2024/01/02 something`: not a day line
+        return d, wd is None or wd == d.weekday()
+    m = _DAY_WMDY.match(line)
+    if m:
+        wd = weekday(m.group(1))
+        if wd is None:
+            return None
+        a, b, year = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        # US order first; the weekday decides
+        candidates = [_date_or_none(year, m, d) for m, d in ((a, b), (b, a))]
+        candidates = [d for d in candidates if d is not None]
+        for d in candidates:
+            if d.weekday() == wd:
+                return d, True
+        return (candidates[0], False) if candidates else None
+    return None
+
+
+def _date_or_none(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def time_of(field: str) -> time | None:
+    m = _TIME.match(field.strip())
+    if not m:
+        return None
+    hour, minute = int(m.group(2)), int(m.group(3))
+    half = m.group(1) or m.group(4)
+    if half:
+        if hour > 12:
+            return None
+        pm = half.lower() == "pm" or half in ("下午", "午後")
+        hour = hour % 12 + (12 if pm else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def _scan(s: str) -> str:
+    """Inside a quoted text: 'open' (no closing quote yet), 'closed' (ends with the closing
+    quote) or 'bad' (a lone quote inside: the text was not quoted after all)."""
+    i, n = 0, len(s)
+    while i < n:
+        j = s.find('"', i)
+        if j < 0:
+            return "open"
+        if j + 1 < n and s[j + 1] == '"':
+            i = j + 2
+            continue
+        return "closed" if j == n - 1 else "bad"
+    return "open"
+
+
+def kind_and_text(text: str, system: bool) -> tuple[str, str]:
+    stripped = text.strip()
+    kind = _MEDIA_EXACT.get(stripped)
+    if kind is not None:
+        return kind, ""
+    for label, kind in _MEDIA_PREFIX:
+        if stripped.startswith(label):
+            return kind, stripped[len(label) :].strip()
+    if stripped.startswith("☎"):
+        return "call", stripped.lstrip("☎").strip()
+    if system:
+        return "system", stripped
+    return "text", text
+
+
+class _Pending:
+    __slots__ = ("line", "when", "sender", "system", "parts", "raw", "quoted")
+
+    def __init__(self, line: int, when: datetime, sender: str, system: bool, text: str) -> None:
+        self.line = line
+        self.when = when
+        self.sender = sender
+        self.system = system
+        self.parts = [text]
+        self.raw: list[tuple[int, str]] = []  # lines read inside quotes, to re-read if unquoted
+        self.quoted = False
+
+
+def parse(source: Source, report: FileReport) -> Iterator[Message]:
+    display = source.display
+    stem = source.name.rsplit(".", 1)[0]
+    chat_name, group, wording = stem, None, ""
+    day: date | None = None
+    pending: _Pending | None = None
+    twelve_hour = False
+    backlog: list[tuple[int, str]] = []  # lines to read again after a false opening quote
+
+    def finish(p: _Pending) -> Message:
+        return _message(p, chat, chat_name, group, display)
+
+    f = report.open_text()
+    with f:
+        lines = enumerate((raw.rstrip("\r\n") for raw in f), 1)
+        n, first = next(lines, (0, ""))
+        first = first.lstrip("\ufeff").strip()
+        if not first.startswith("[LINE]"):
+            report.bad_row(
+                "line 1", f"{first[:60]!r}", "the title line '[LINE] Chat history with …'"
+            )
+        else:
+            for pattern, title_wording, is_group in _TITLES:
+                m = pattern.match(first)
+                if m:
+                    chat_name, group, wording = m.group(1).strip() or stem, is_group, title_wording
+                    break
+        chat = f"line:{chat_name}"
+        while True:
+            if backlog:
+                n, line = backlog.pop(0)
+            else:
+                item = next(lines, None)
+                if item is None:
+                    if pending is not None and pending.quoted:
+                        report.note("a message opened a quote that never closed")
+                        pending = _unquote_failed(pending, backlog)
+                        continue
+                    break
+                n, line = item
+            if pending is not None and pending.quoted:
+                pending.raw.append((n, line))
+                state = _scan(line)
+                if state == "open":
+                    pending.parts.append(line)
+                    continue
+                if state == "closed":
+                    pending.parts.append(line[:-1])
+                    pending.parts = ["\n".join(pending.parts).replace('""', '"')]
+                    pending.quoted = False
+                    yield finish(pending)
+                    pending = None
+                    continue
+                # A lone quote: the opening quote was part of the text. Keep the first line as
+                # written and read the lines after it again as ordinary lines.
+                pending = _unquote_failed(pending, backlog)
+                continue
+            if not line.strip():
+                if pending is not None:
+                    yield finish(pending)
+                    pending = None
+                continue
+            head, tab, rest = line.partition("\t")
+            when = time_of(head) if tab else None
+            if when is not None:
+                if pending is not None:
+                    yield finish(pending)
+                    pending = None
+                if day is None:
+                    report.bad_row(
+                        f"line {n}",
+                        "a message before any date line",
+                        "a date line like '2024.01.02 Tuesday' or '2024/01/02(火)' first",
+                    )
+                    continue
+                twelve_hour = twelve_hour or not head.strip()[-1].isdigit() or not head[0].isdigit()
+                sender, tab2, text = rest.partition("\t")
+                if not tab2:  # `time<TAB>text`: a notice from LINE itself
+                    sender, text = "", rest
+                pending = _Pending(n, datetime.combine(day, when), sender.strip(), not sender, text)
+                if text.startswith('"'):
+                    state = _scan(text[1:])
+                    if state == "closed":
+                        pending.parts = [text[1:-1].replace('""', '"')]
+                    elif state == "open":
+                        pending.parts = [text[1:]]
+                        pending.quoted = True
+                continue
+            found = day_of(line.strip())
+            if found is not None:
+                if pending is not None:
+                    yield finish(pending)
+                    pending = None
+                day = found[0]
+                if not found[1]:
+                    report.note(
+                        f"line {n}: the weekday on {line.strip()!r} does not match the date"
+                    )
+                continue
+            if pending is not None:
+                # unquoted text after a message: keep it with that message rather than lose it
+                pending.parts.append(line)
+                report.note("some multi-line messages were not wrapped in quotes")
+            elif day is not None:
+                report.bad_row(
+                    f"line {n}",
+                    f"{line[:40]!r} is neither a date line nor a message",
+                    "'HH:MM<TAB>name<TAB>text' or a date line",
+                )
+            # before the first date line: the export's header (title, "Saved on: …")
+        if pending is not None:
+            yield finish(pending)
+    report.version = ", ".join(v for v in (wording, "12-hour times" if twelve_hour else "") if v)
+
+
+def _unquote_failed(p: _Pending, backlog: list[tuple[int, str]]) -> _Pending:
+    """Undo a quote that turned out not to open a multi-line text."""
+    backlog[:0] = p.raw
+    p.parts = ['"' + p.parts[0]]
+    p.raw = []
+    p.quoted = False
+    return p
+
+
+def _message(p: _Pending, chat: str, chat_name: str, group, display: str) -> Message:
+    text = "\n".join(p.parts)
+    kind, text = kind_and_text(text, p.system)
+    sender, me = p.sender, None
+    unsent = _UNSENT.match(text.strip())
+    if unsent:
+        kind = "recall"
+        who = next((g for g in unsent.groups() if g), "")
+        if p.system:
+            sender = who.strip()
+        if sender in _YOU:
+            me = True  # "You unsent a message.": the file names the exporter here
+    if not sender:
+        me = False  # a notice from LINE itself
+    timed = naive_time(p.when)
+    return Message(
+        chat=chat,
+        chat_name=chat_name,
+        sender=sender,
+        me=me,
+        group=group,
+        time=timed[0],
+        ts=timed[1],
+        kind=kind,
+        text=text,
+        source={"file": display, "line": p.line},
+    )

@@ -1,0 +1,239 @@
+"""QQ message manager (消息管理器) TXT export: many chats in one file (formats.md §3).
+
+```
+消息记录（此消息记录为文本格式，不支持重新导入）
+
+================================================================
+消息分组:我的群聊
+================================================================
+消息对象:周末爬山群
+================================================================
+
+2024-01-02 3:04:05 【管理员】阿强(10001)
+周末爬山吗
+```
+Each `消息对象` block is a chat. A message starts with a header line `date time name(QQ号)` or
+`name<email>` (1:1 chats may show only a remark name) and its body runs to the next header. The
+file does not say which sender is the exporter: that comes from --me (a nickname or QQ number).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from twin.ingest.formats._common import naive_time
+from twin.ingest.report import FileReport
+from twin.ingest.sources import Source
+from twin.messages import Message
+
+NAME = "qq-txt"
+LABEL = "QQ message-manager TXT"
+
+TITLE = "消息记录"
+_SEPARATOR = re.compile(r"^={10,}\s*$")
+_BLOCK = re.compile(r"^消息(分组|对象)[:：](.*)$")
+# date, time, optional AM/PM (a narrow no-break space may precede it), then who wrote
+_HEADER = re.compile(
+    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})"
+    r"(?:[ \u202f]([AaPp][Mm])(?= ))? (.*\S)\s*$"
+)
+_TITLES = re.compile(r"^(?:【[^】]*】\s*)+")
+_QQ_NUMBER = re.compile(r"^(.*?)\s*[(（](\d{5,})[)）]$")
+_EMAIL = re.compile(r"^(.*?)\s*<([^<>\s]+@[^<>\s]+)>$")
+_RECALL = re.compile(r"^.{0,60}撤回了一条(?:消息|成员消息)[。.]?$", re.S)
+SYSTEM_ID = "10000"
+# A body that is only placeholders of one kind is that kind of message.
+_PLACEHOLDERS = {
+    "图片": "image",
+    "闪照": "image",
+    "表情": "sticker",
+    "语音": "voice",
+    "视频": "video",
+    "文件": "file",
+}
+_ONLY_PLACEHOLDERS = re.compile(r"^\[(图片|闪照|表情|语音|视频|文件)\](?:\s*\[\1\])*$")
+
+
+def sniff(head: str, source: Source) -> bool:
+    first = head.lstrip("\ufeff").lstrip().split("\n", 1)[0].strip()
+    return first.startswith(TITLE) and (
+        "不支持重新导入" in first or "文本格式" in first or "消息对象" in head
+    )
+
+
+def split_sender(who: str) -> tuple[str, str | None]:
+    """(display name, QQ number or email or None) from a header's sender part.
+
+    Titles like `【管理员】` are dropped; a name may itself contain parentheses, so the QQ number
+    is the last parenthesised run of digits.
+    """
+    who = _TITLES.sub("", who).strip()
+    m = _QQ_NUMBER.match(who) or _EMAIL.match(who)
+    if m:
+        name, sender_id = m.group(1).strip(), m.group(2)
+        return name or sender_id, sender_id
+    return who, None
+
+
+def _header_time(m: re.Match) -> datetime | None:
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    ampm = m.group(7)
+    if ampm:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def kind_and_text(body: str, system: bool) -> tuple[str, str]:
+    stripped = body.strip()
+    if _RECALL.match(stripped):
+        return "recall", stripped
+    if system:
+        return "system", stripped
+    m = _ONLY_PLACEHOLDERS.match(stripped)
+    if m:
+        return _PLACEHOLDERS[m.group(1)], ""
+    if not stripped:
+        return "other", ""
+    return "text", body
+
+
+class _Pending:
+    """The message being read: its header, and body lines until the next header."""
+
+    __slots__ = ("line", "when", "sender", "sender_id", "body")
+
+    def __init__(self, line: int, when: datetime, sender: str, sender_id: str | None) -> None:
+        self.line = line
+        self.when = when
+        self.sender = sender
+        self.sender_id = sender_id
+        self.body: list[str] = []
+
+
+def parse(source: Source, report: FileReport) -> Iterator[Message]:
+    display = source.display
+    stem = source.name.rsplit(".", 1)[0]
+    folder = ""  # 消息分组
+    chat_name = ""  # 消息对象
+    chat = group = None
+    pending: _Pending | None = None
+    after_break = True  # the previous line was blank, a separator or a block line
+    after_separator = False
+    # A `====` line while a message is open is a separator only if a block line follows;
+    # otherwise it is a line someone wrote, and belongs to the message.
+    held: str | None = None
+    skipping = False  # inside a message whose header was unreadable (counted as malformed)
+    twelve_hour = False
+    f = report.open_text()
+    with f:
+        for n, raw in enumerate(f, 1):
+            line = raw.rstrip("\r\n")
+            if n == 1:
+                if not line.lstrip("\ufeff").startswith(TITLE):
+                    report.bad_row(
+                        "line 1",
+                        f"{line[:60]!r}",
+                        f"the QQ title line {TITLE}（此消息记录为文本格式…）",
+                    )
+                continue
+            block = _BLOCK.match(line) if after_separator or held is not None else None
+            if held is not None:
+                if block is None and pending is not None:
+                    pending.body.append(held)
+                held = None
+            if block is None and _SEPARATOR.match(line):
+                if pending is not None and not after_separator:
+                    held = line
+                    continue
+                after_separator = after_break = True
+                continue
+            after_separator = False
+            if block:
+                if pending is not None:
+                    yield _message(pending, chat, chat_name, group, display)
+                    pending = None
+                skipping = False
+                if block.group(1) == "分组":
+                    folder = block.group(2).strip()
+                else:
+                    chat_name = block.group(2).strip() or stem
+                    group = True if ("群" in folder or "讨论组" in folder) else None
+                    chat = f"qq:group:{chat_name}" if group else f"qq:{chat_name}"
+                after_break = after_separator = True
+                continue
+            header = _HEADER.match(line)
+            if header is not None:
+                sender, sender_id = split_sender(header.group(8))
+                # Without a number the header could be a body line that starts with a date:
+                # accept it only where QQ puts headers, after a blank line.
+                if sender_id is None and not after_break:
+                    header = None
+            if header is not None:
+                if pending is not None:
+                    yield _message(pending, chat, chat_name, group, display)
+                    pending = None
+                when = _header_time(header)
+                if when is None:
+                    report.bad_row(
+                        f"line {n}",
+                        f"impossible time in {line[:40]!r}",
+                        "a message header 'YYYY-MM-DD H:MM:SS name(QQ号)'",
+                    )
+                    skipping = True  # its body goes with it
+                    continue
+                skipping = False
+                if chat is None:
+                    # messages before any 消息对象 line: one chat named after the file
+                    chat_name = stem
+                    chat = f"qq:{stem}"
+                    report.note(
+                        "no 消息对象 line before the first message: chat named after the file"
+                    )
+                twelve_hour = twelve_hour or header.group(7) is not None
+                pending = _Pending(n, when, sender, sender_id)
+                after_break = False
+                continue
+            after_break = not line.strip()
+            if pending is not None:
+                pending.body.append(line)
+            elif line.strip() and not skipping:
+                report.bad_row(
+                    f"line {n}",
+                    f"text outside a message: {line[:40]!r}",
+                    "a message header 'YYYY-MM-DD H:MM:SS name(QQ号)' before message text",
+                )
+        if pending is not None:
+            yield _message(pending, chat, chat_name, group, display)
+    report.version = "12-hour times" if twelve_hour else ""
+
+
+def _message(p: _Pending, chat, chat_name: str, group, display: str) -> Message:
+    body = p.body
+    while body and not body[-1].strip():
+        body.pop()
+    while body and not body[0].strip():
+        body.pop(0)
+    system = p.sender_id == SYSTEM_ID
+    kind, text = kind_and_text("\n".join(body), system)
+    timed = naive_time(p.when)
+    return Message(
+        chat=chat,
+        chat_name=chat_name,
+        sender=p.sender,
+        sender_id=p.sender_id,
+        # the file never marks the exporter; system notices are nobody's
+        me=False if system else None,
+        group=group,
+        time=timed[0],
+        ts=timed[1],
+        kind=kind,
+        text=text,
+        source={"file": display, "line": p.line},
+    )

@@ -1,0 +1,399 @@
+"""WhatsApp "Export chat" TXT, Android and iOS, every date/time locale (formats.md §5).
+
+Android: `1/4/23, 7:02 PM - Author: text`, one file per chat (`WhatsApp Chat with X.txt`).
+iOS: `[04/01/2023, 19:05:02] Author: text` in `_chat.txt` inside a zip with the media; U+200E
+marks media and system lines. A line without a timestamp continues the message above it.
+
+Whether `04/01/2023` is day or month first cannot be told from one line, so the whole file is
+read first (WhatsApp files are small) and the order decided once: a field > 12 decides; else the
+order under which the dates run forward; else the locale's habit (12-hour clock with `/` is the
+US, month first). The decision is written to the summary. The file does not say who "me" is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from twin.ingest.formats._common import naive_time
+from twin.ingest.report import FileReport
+from twin.ingest.sources import Source
+from twin.messages import Message
+
+NAME = "whatsapp-txt"
+LABEL = "WhatsApp TXT"
+
+_SP = "[ \u202f\u00a0]"
+_STAMP = (
+    r"(?P<d1>\d{1,4})(?P<ds>[./-])(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4}),?" + _SP + "{1,2}"
+    r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
+    r"(?:" + _SP + r"?(?P<ap>[AaPp])\.?" + _SP + r"?[Mm]\.?)?"
+)
+ANDROID = re.compile(_STAMP + _SP + "[-\u2013]" + _SP + "(?P<rest>.*)", re.S)
+IOS = re.compile(r"\[" + _STAMP + r"\]" + _SP + "(?P<rest>.*)", re.S)
+_MARKS = "\u200e\u200f\ufeff"  # left-to-right / right-to-left marks, BOM
+
+_FILE_NAME = re.compile(r"^WhatsApp Chat (?:with|-) (.+)$")
+_QUOTES = frozenset('"“”„«»')
+_EDITED = re.compile(r"[\s\u200e]*<This message was edited>\s*$")
+_ATTACHED = re.compile(r"<attached: ([^>]+)>")
+_FILE_ATTACHED = re.compile(r"^(.+\.\w{1,5}) \(file attached\)$")
+_DOCUMENT = re.compile(r"^(.*?)\s*document omitted$")
+_PAGES = re.compile(r"\s*•.*$")
+
+OMITTED = {
+    "<media omitted>": "other",
+    "image omitted": "image",
+    "video omitted": "video",
+    "audio omitted": "voice",
+    "sticker omitted": "sticker",
+    "gif omitted": "sticker",
+    "contact card omitted": "other",
+    "null": "other",  # a view-once photo or video
+}
+RECALLS = ("this message was deleted", "you deleted this message")
+MISSED_CALLS = ("missed voice call", "missed video call")
+
+_TAG_KINDS = {
+    "PHOTO": "image",
+    "IMG": "image",
+    "VIDEO": "video",
+    "VID": "video",
+    "AUDIO": "voice",
+    "PTT": "voice",
+    "AUD": "voice",
+    "STICKER": "sticker",
+    "STK": "sticker",
+    "GIF": "sticker",
+}
+_EXT_KINDS = {
+    **dict.fromkeys(("jpg", "jpeg", "png", "heic", "gif", "bmp"), "image"),
+    **dict.fromkeys(("mp4", "mov", "3gp", "avi", "mkv", "webm"), "video"),
+    **dict.fromkeys(("opus", "ogg", "m4a", "aac", "mp3", "amr", "wav"), "voice"),
+    "webp": "sticker",
+    "vcf": "other",
+}
+_LABELLED = ("file",)  # kinds whose file name is worth keeping as the text
+
+
+def _strip_marks(line: str) -> tuple[str, bool]:
+    stripped = line.lstrip(_MARKS)
+    return stripped, len(stripped) != len(line)
+
+
+def sniff(head: str, source: Source) -> bool:
+    for line in head.split("\n", 50)[:50]:
+        line, _ = _strip_marks(line.strip())
+        if line:
+            return bool(ANDROID.match(line) or IOS.match(line))
+    return False
+
+
+@dataclass(slots=True)
+class _Entry:
+    line: int
+    match: re.Match
+    marked: bool  # U+200E before the timestamp (iOS media and system lines)
+    more: list[str] = field(default_factory=list)  # continuation lines
+
+
+@dataclass(frozen=True)
+class _Style:
+    ios: bool
+    date_sep: str
+    time_sep: str
+    twelve_hour: bool
+
+    @classmethod
+    def of(cls, m: re.Match, ios: bool) -> _Style:
+        return cls(ios, m["ds"], m["ts"], m["ap"] is not None)
+
+    def matches(self, m: re.Match) -> bool:
+        return (
+            m["ds"] == self.date_sep
+            and m["ts"] == self.time_sep
+            and (m["ap"] is not None) == self.twelve_hour
+        )
+
+
+def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | None]:
+    """Every timestamped line with the lines that continue it, in file order."""
+    entries: list[_Entry] = []
+    style: _Style | None = None
+    regex = None
+    with report.open_text() as f:
+        for n, raw in enumerate(f, 1):
+            raw = raw.rstrip("\n")
+            line, marked = _strip_marks(raw)
+            if regex is None:
+                m = ANDROID.match(line)
+                ios = m is None
+                if ios:
+                    m = IOS.match(line)
+                if m is not None:
+                    style = _Style.of(m, ios)
+                    regex = IOS if ios else ANDROID
+            else:
+                m = regex.match(line)
+                if m is not None and not style.matches(m):
+                    m = None
+            if m is not None:
+                entries.append(_Entry(n, m, marked))
+            elif entries:
+                entries[-1].more.append(raw)
+            elif not line.strip():
+                report.skip("blank line")
+            else:
+                report.bad_row(
+                    f"line {n}",
+                    f"text before the first timestamped line: {line[:60]!r}",
+                    "a WhatsApp export starting with a line like '1/4/23, 7:02 PM - Name: text' "
+                    "(Android) or '[04/01/2023, 19:05:02] Name: text' (iOS)",
+                )
+    return entries, style
+
+
+def _hour(m: re.Match) -> int:
+    h = int(m["h"])
+    if m["ap"] is None:
+        return h
+    return h % 12 + (12 if m["ap"] in "Pp" else 0)
+
+
+def _year(text: str) -> int:
+    return int(text) + 2000 if len(text) <= 2 else int(text)
+
+
+def _date_text(m: re.Match) -> str:
+    return m.string[: m.start("rest")].rstrip(" -\u2013]\u202f\u00a0").lstrip("[")
+
+
+def _day_first(entries: list[_Entry], style: _Style, report: FileReport) -> bool:
+    """Decide for the whole file whether `a/b/yy` is day/month (True) or month/day (False)."""
+    ambiguous = [e for e in entries if len(e.match["d1"]) <= 2]
+    if not ambiguous:
+        return True  # year first: `2019-01-01`
+    first_big = next((e for e in ambiguous if int(e.match["d1"]) > 12), None)
+    second_big = next((e for e in ambiguous if int(e.match["d2"]) > 12), None)
+    if first_big and second_big:
+        n_first = sum(1 for e in ambiguous if int(e.match["d1"]) > 12)
+        n_second = sum(1 for e in ambiguous if int(e.match["d2"]) > 12)
+        day_first = n_first >= n_second
+        report.note(
+            f"day/month order: {'day' if day_first else 'month'} first by majority, but dates "
+            f"disagree (line {first_big.line}: {_date_text(first_big.match)}; "
+            f"line {second_big.line}: {_date_text(second_big.match)})"
+        )
+        return day_first
+    if first_big or second_big:
+        e = first_big or second_big
+        day_first = first_big is not None
+        report.note(
+            f"day/month order: {'day' if day_first else 'month'} first "
+            f"(line {e.line} has {_date_text(e.match)})"
+        )
+        return day_first
+
+    def inversions(day_first: bool) -> int:
+        count = 0
+        last = None
+        for e in ambiguous:
+            m = e.match
+            a, b = int(m["d1"]), int(m["d2"])
+            key = (
+                _year(m["d3"]),
+                *((b, a) if day_first else (a, b)),
+                _hour(m),
+                int(m["mi"]),
+                int(m["s"] or 0),
+            )
+            if last is not None and key < last:
+                count += 1
+            last = key
+        return count
+
+    dm, md = inversions(True), inversions(False)
+    if dm != md:
+        day_first = dm < md
+        report.note(
+            f"day/month order: {'day' if day_first else 'month'} first (no date field is over 12; "
+            f"read this way the dates run forward with {min(dm, md)} step(s) back, "
+            f"against {max(dm, md)} the other way)"
+        )
+        return day_first
+    day_first = not (style.twelve_hour and style.date_sep == "/")
+    report.note(
+        f"day/month order: guessed {'day' if day_first else 'month'} first from the locale "
+        f"({'12-hour clock with /' if not day_first else 'not a US-style 12-hour clock'}); "
+        "no date in the file decides it"
+    )
+    return day_first
+
+
+def _time(e: _Entry, day_first: bool, report: FileReport) -> tuple[str, float] | None:
+    m = e.match
+    d1, d2, d3 = m["d1"], m["d2"], m["d3"]
+    if len(d1) > 2:
+        y, mo, d = int(d1), int(d2), int(d3)
+    elif day_first:
+        y, mo, d = _year(d3), int(d2), int(d1)
+    else:
+        y, mo, d = _year(d3), int(d1), int(d2)
+    h = int(m["h"])
+    try:
+        if m["ap"] is not None and not 1 <= h <= 12:
+            raise ValueError("hour must be in 1..12 with AM/PM")
+        dt = datetime(y, mo, d, _hour(m), int(m["mi"]), int(m["s"] or 0))
+    except ValueError as err:
+        order = "y-m-d" if len(d1) > 2 else ("d/m/y" if day_first else "m/d/y")
+        report.bad_row(
+            f"line {e.line}",
+            f"impossible date/time {_date_text(m)!r} read as {order} ({err})",
+            "a real date and time, in one day/month order throughout the file",
+        )
+        return None
+    return naive_time(dt)
+
+
+def _authors(entries: list[_Entry]) -> Counter:
+    """How often each text before the first ': ' appears; a name seen twice is a real author."""
+    counts: Counter = Counter()
+    for e in entries:
+        rest = e.match["rest"]
+        i = rest.find(": \u200e")
+        if i < 0:
+            i = rest.find(": ")
+        if i > 0:
+            counts[rest[:i]] += 1
+    return counts
+
+
+def _is_author(name: str, counts: Counter) -> bool:
+    """Reject what is a system sentence with a colon (`Alice changed the subject to "Trip: 2023"`)."""
+    if len(name) > 60 or name != name.strip() or any(c in _QUOTES for c in name):
+        return False
+    return counts[name] >= 2 or len(name.split()) <= 4
+
+
+def _media_kind(name: str) -> str:
+    base = PurePosixPath(name).name
+    for token in re.split(r"[-_ ]", base.upper()):
+        kind = _TAG_KINDS.get(token)
+        if kind:
+            return kind
+    ext = base.rsplit(".", 1)[-1].lower() if "." in base else ""
+    return _EXT_KINDS.get(ext, "file")
+
+
+def _file_label(name: str) -> str:
+    return re.sub(r"^\d{8}-", "", PurePosixPath(name).name)
+
+
+def classify(body: str) -> tuple[str, str]:
+    """(kind, text) of what an author wrote: media markers, deletions, calls, or plain text.
+
+    `body` is the message text with its continuation lines and without U+200E at its start.
+    """
+    body = _EDITED.sub("", body)
+    first, _, caption = body.partition("\n")
+    core = first.replace("\u200e", "").strip()
+    low = core.lower()
+    kind = OMITTED.get(low)
+    if kind is not None:
+        return kind, caption
+    if low.rstrip(".") in RECALLS:
+        return "recall", core
+    if low in MISSED_CALLS:
+        return "call", core
+    m = _ATTACHED.search(core)
+    if m is not None:
+        kind = _media_kind(m[1])
+        after = core[m.end() :].strip()
+        text = "\n".join(t for t in (after, caption) if t)
+        if not text and kind in _LABELLED:
+            before = _PAGES.sub("", core[: m.start()]).strip()
+            text = before or _file_label(m[1])
+        return kind, text
+    m = _FILE_ATTACHED.match(core)
+    if m is not None:
+        kind = _media_kind(m[1])
+        return kind, caption or (m[1] if kind in _LABELLED else "")
+    m = _DOCUMENT.match(core)
+    if m is not None:
+        return "file", caption or _PAGES.sub("", m[1]).strip()
+    if low.startswith("location: http"):
+        return "location", core.split(": ", 1)[1]
+    return "text", body
+
+
+def _chat_name(source: Source) -> str:
+    stem = source.name.rsplit(".", 1)[0] if "." in source.name else source.name
+    m = _FILE_NAME.match(stem)
+    if m:
+        return m[1]
+    if stem.lower() != "_chat":
+        return stem
+    # iOS `_chat.txt`: the chat is named by the zip (or the folder it was unzipped into)
+    for name in (source.zip_path.stem if source.zip_path else "", source.parent_name):
+        if name:
+            m = _FILE_NAME.match(name)
+            return m[1] if m else name
+    return stem
+
+
+def parse(source: Source, report: FileReport) -> Iterator[Message]:
+    entries, style = _read(source, report)
+    if style is None:
+        return
+    day_first = _day_first(entries, style, report)
+    if any(len(e.match["d1"]) > 2 for e in entries):
+        order = "year-month-day"
+    else:
+        order = "day/month/year" if day_first else "month/day/year"
+    report.version = (
+        f"{'iOS' if style.ios else 'Android'}, {order}, "
+        f"{'12-hour' if style.twelve_hour else '24-hour'} clock"
+    )
+    counts = _authors(entries)
+    chat_name = _chat_name(source)
+    chat = f"whatsapp:{chat_name}"
+    display = source.display
+    for e in entries:
+        timed = _time(e, day_first, report)
+        if timed is None:
+            continue
+        rest = first = e.match["rest"]
+        if e.more:
+            rest = "\n".join([rest, *e.more]).rstrip("\n")
+        sender = ""
+        # iOS media and system text starts with U+200E after the name, whatever the name holds
+        i = first.find(": \u200e")
+        if i < 0:
+            i = first.find(": ")
+            if i > 0 and not _is_author(first[:i], counts):
+                i = -1
+        if i > 0:
+            sender, body = rest[:i], rest[i + 2 :]
+            body, marked = _strip_marks(body)
+            kind, text = classify(body)
+            if kind == "text" and marked:
+                # iOS: a system line under the group's (or contact's) name, text after U+200E
+                sender, kind, text = "", "system", body.replace("\u200e", "")
+        else:
+            kind, text = "system", _strip_marks(rest)[0].replace("\u200e", "")
+        yield Message(
+            chat=chat,
+            chat_name=chat_name,
+            sender=sender,
+            me=None if sender else False,  # a system line is nobody's, so never a --me candidate
+            group=None,
+            time=timed[0],
+            ts=timed[1],
+            kind=kind,
+            text=text,
+            source={"file": display, "line": e.line},
+        )
