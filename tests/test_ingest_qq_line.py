@@ -188,7 +188,7 @@ def test_qq_txt_impossible_time(twin, tmp_path):
 
 
 def test_qq_txt_separator_and_block_lines_typed_in_a_message(ingest_file, tmp_path):
-    body = ["分割线", SEP, "消息对象:不是新的聊天", "完"]
+    body = ["分割线", SEP, "完", "消息对象:不是新的聊天"]
     lines = QQ_LINES[:10] + body + QQ_LINES[11:]
     msgs = ingest_file(write_qq(tmp_path / "qq.txt", lines), extra=("--me", "我"))
     first = next(m for m in msgs if m["source"]["line"] == 9)
@@ -358,6 +358,14 @@ QQ_MESSAGES = [
     qmsg(18, "10001", [], content={"text": "只有文本"}),
     qmsg(19, "10001", None, content="内容是字符串"),
     qmsg(20, "10001", [el("markdown", content="**粗体**")]),
+    qmsg(
+        21,
+        "0",
+        [el("system", text="阿强撤回了一条消息")],
+        type="system",
+        system=True,
+        sender={"uid": "0", "uin": "0", "name": ""},
+    ),
 ]
 
 
@@ -405,6 +413,7 @@ def test_qq_json_kinds_me_and_replies(ingest_file, tmp_path):
         ("阿强", "10001", False, "text", "只有文本"),
         ("阿强", "10001", False, "text", "内容是字符串"),
         ("阿强", "10001", False, "text", "**粗体**"),
+        ("", None, False, "recall", "阿强撤回了一条消息"),
     ]
     assert {m["chat"] for m in msgs} == {"qq:group:123456789"}
     assert all(m["group"] is True and m["chat_name"] == "周末爬山群" for m in msgs)
@@ -457,7 +466,27 @@ def test_qq_json_bad_message(twin, tmp_path):
     assert "malformed row 2" in r.out
 
 
-def write_chunked(root: Path, per_chunk=(8, 8, 5), info=CHAT_INFO) -> Path:
+def test_qq_json_odd_shapes_do_not_crash(ingest_file, tmp_path):
+    odd = [
+        qmsg(0, "10001", None, sender=None),
+        qmsg(1, "10001", None, content=["not", "an", "object"]),
+        qmsg(2, "10001", None, content={"elements": {"type": "text"}, "text": "文本"}),
+        qmsg(3, "10001", [el("text", text=5), {"type": None}, {"data": []}]),
+        qmsg(4, "10001", [el("image")], timestamp=(T0 + 4 * 60_000) / 1000 + 0.5),  # seconds
+        qmsg(5, "10001", [el("reply", messageId="0")], type=None, recalled="yes"),
+    ]
+    msgs = ingest_file(write_json(tmp_path / "odd.json", qq_doc(odd)), extra=("--me", "我"))
+    assert pick(msgs, "sender", "kind", "text") == [
+        ("", "text", "(rendered)"),
+        ("阿强", "other", ""),
+        ("阿强", "text", "文本"),
+        ("阿强", "text", "5"),
+        ("阿强", "image", ""),
+        ("阿强", "text", "(rendered)"),  # nothing but a reply element: the rendered text
+    ]
+
+
+def write_chunked(root: Path, per_chunk=(8, 8, 6), info=CHAT_INFO) -> Path:
     msgs = list(QQ_MESSAGES)
     chunks, start = [], 0
     for i, n in enumerate(per_chunk, 1):
@@ -657,27 +686,8 @@ def test_line_english_group(ingest_file, tmp_path):
     msgs = ingest_file(
         write_line(tmp_path / "[LINE] Hiking club.txt", LINE_EN), extra=("--me", "Bob")
     )
-    assert [m["source"]["line"] for m in msgs] == [
-        5,
-        6,
-        10,
-        11,
-        12,
-        13,
-        14,
-        15,
-        16,
-        17,
-        18,
-        19,
-        20,
-        21,
-        22,
-        23,
-        27,
-        26,
-        30,
-    ]  # sorted by time: 12:05AM comes before 02:30PM
+    # sorted by time: 12:05AM (line 27) comes before 02:30PM (line 26)
+    assert [m["source"]["line"] for m in msgs] == [5, 6, *range(10, 24), 27, 26, 30]
     assert pick(msgs, "sender", "kind", "text") == [
         ("Alice", "text", "Morning!"),
         (

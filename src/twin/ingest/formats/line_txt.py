@@ -19,6 +19,7 @@ The file does not say which sender is the exporter: that comes from --me.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
@@ -141,6 +142,11 @@ def time_of(field: str) -> time | None:
     return time(hour, minute)
 
 
+def is_twelve_hour(field: str) -> bool:
+    m = _TIME.match(field.strip())
+    return bool(m and (m.group(1) or m.group(4)))
+
+
 def _scan(s: str) -> str:
     """Inside a quoted text: 'open' (no closing quote yet), 'closed' (ends with the closing
     quote) or 'bad' (a lone quote inside: the text was not quoted after all)."""
@@ -191,7 +197,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     day: date | None = None
     pending: _Pending | None = None
     twelve_hour = False
-    backlog: list[tuple[int, str]] = []  # lines to read again after a false opening quote
+    backlog: deque[tuple[int, str]] = deque()  # lines to read again after a false opening quote
 
     def finish(p: _Pending) -> Message:
         return _message(p, chat, chat_name, group, display)
@@ -214,7 +220,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         chat = f"line:{chat_name}"
         while True:
             if backlog:
-                n, line = backlog.pop(0)
+                n, line = backlog.popleft()
             else:
                 item = next(lines, None)
                 if item is None:
@@ -259,11 +265,12 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                         "a date line like '2024.01.02 Tuesday' or '2024/01/02(火)' first",
                     )
                     continue
-                twelve_hour = twelve_hour or not head.strip()[-1].isdigit() or not head[0].isdigit()
+                twelve_hour = twelve_hour or is_twelve_hour(head)
                 sender, tab2, text = rest.partition("\t")
                 if not tab2:  # `time<TAB>text`: a notice from LINE itself
                     sender, text = "", rest
-                pending = _Pending(n, datetime.combine(day, when), sender.strip(), not sender, text)
+                sender = sender.strip()
+                pending = _Pending(n, datetime.combine(day, when), sender, not sender, text)
                 if text.startswith('"'):
                     state = _scan(text[1:])
                     if state == "closed":
@@ -299,9 +306,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     report.version = ", ".join(v for v in (wording, "12-hour times" if twelve_hour else "") if v)
 
 
-def _unquote_failed(p: _Pending, backlog: list[tuple[int, str]]) -> _Pending:
+def _unquote_failed(p: _Pending, backlog: deque[tuple[int, str]]) -> _Pending:
     """Undo a quote that turned out not to open a multi-line text."""
-    backlog[:0] = p.raw
+    backlog.extendleft(reversed(p.raw))
     p.parts = ['"' + p.parts[0]]
     p.raw = []
     p.quoted = False

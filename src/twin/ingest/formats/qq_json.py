@@ -42,6 +42,7 @@ _CHAT_INFO = re.compile(r'"chatInfo"\s*:\s*\{')
 _BODY = re.compile(r'"(?:messages"\s*:\s*\[|chunked"\s*:\s*\{)')
 _CHUNKED = re.compile(r'"chunked"\s*:\s*\{')
 _NAIVE_WALL = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
+_RECALL_NOTICE = re.compile(r"撤回了.{0,6}消息")
 _NO_ID = frozenset(["", "0", "未知", "unknown", "None", "null"])
 
 # element type -> kind, for elements that are not text
@@ -226,7 +227,7 @@ def _parse_manifest(
         for c in chunked.get("chunks") or []
         if isinstance(c, dict)
     ]
-    missing = sorted(set(listed) - {c.name for c in chunks})
+    missing = sorted(set(filter(None, listed)) - {c.name for c in chunks})
     if missing or not chunks:
         report.bad_row(
             f"chunked.chunks ({folder}/)",
@@ -346,7 +347,10 @@ def _message(
         kind = "recall"
     elif obj.get("system") is True or _str(obj.get("type")).lower() == "system":
         kind = "system"
-    if kind == "system":
+    if kind == "system" and _RECALL_NOTICE.search(text):
+        kind = "recall"  # a grey notice "X撤回了一条消息"
+        me = False
+    elif kind == "system":
         me = False
     elif info.self_uin is None and info.self_uid is None:
         me = None

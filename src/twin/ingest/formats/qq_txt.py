@@ -78,7 +78,7 @@ def split_sender(who: str) -> tuple[str, str | None]:
 
 
 def _header_time(m: re.Match) -> datetime | None:
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    year, month, day, hour, minute, second = map(int, m.group(1, 2, 3, 4, 5, 6))
     ampm = m.group(7)
     if ampm:
         if not 1 <= hour <= 12:

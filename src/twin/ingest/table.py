@@ -1,0 +1,167 @@
+"""Messages as columns, for work over millions of them (`twin build`).
+
+One Python object a message costs microseconds to create and hundreds of bytes to keep; a year
+of WeChat is a million messages. Build therefore reads ingest's result as arrays: numpy for
+flags and times, Arrow for strings (fetched only for the messages a sample uses). Importers that
+can read a whole file as columns (WeChatMsg CSV) return a TablePart directly; messages from every
+other importer are turned into one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from twin.messages import KINDS, Message
+
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+
+
+@dataclass
+class TablePart:
+    """Messages of one or more chats, in source order (not yet sorted)."""
+
+    chat_keys: list[str]  # index = chat code
+    chat_names: list[str]
+    chat_group: list[bool | None]  # None: decided by ingest from the senders
+    chat: np.ndarray  # int32 chat code per message
+    me: np.ndarray  # bool
+    ts: np.ndarray  # float64 sort key
+    kind: np.ndarray  # int8 index into KINDS
+    forwarded: np.ndarray  # bool
+    month: pa.Array  # "YYYY-MM" of the local time
+    text: pa.Array
+    sender: pa.Array
+    file: str  # the file whose `me` resolution applies ("" when mixed and already resolved)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def part_from_messages(chats: dict[str, list[Message]]) -> TablePart:
+    """Messages already parsed as objects (and resolved by ingest) as one part."""
+    keys = sorted(chats)
+    names, groups = [], []
+    chat, me, ts, kind, fwd, month, text, sender = [], [], [], [], [], [], [], []
+    code = KIND_CODE
+    for i, key in enumerate(keys):
+        msgs = chats[key]
+        names.append(msgs[0].chat_name)
+        groups.append(bool(msgs[0].group))
+        chat.extend([i] * len(msgs))
+        for m in msgs:
+            me.append(bool(m.me))
+            ts.append(m.ts)
+            kind.append(code[m.kind])
+            fwd.append(m.forwarded)
+            month.append(m.time[:7])
+            text.append(m.text)
+            sender.append(m.sender)
+    return TablePart(
+        chat_keys=keys,
+        chat_names=names,
+        chat_group=groups,
+        chat=np.asarray(chat, dtype=np.int32),
+        me=np.asarray(me, dtype=bool),
+        ts=np.asarray(ts, dtype=np.float64),
+        kind=np.asarray(kind, dtype=np.int8),
+        forwarded=np.asarray(fwd, dtype=bool),
+        month=pa.array(month, pa.string()),
+        text=pa.array(text, pa.string()),
+        sender=pa.array(sender, pa.string()),
+        file="",
+    )
+
+
+@dataclass
+class MessageTable:
+    """All messages sorted stably by chat key, time, source order.
+
+    Numeric columns are sorted; strings stay in source order in Arrow and are fetched by row
+    through `order`, so only the rows a sample uses ever become Python strings.
+    """
+
+    chat_keys: list[str]
+    chat_names: list[str]
+    chat_group: np.ndarray  # bool per chat
+    chat: np.ndarray  # int32 per message, non-decreasing
+    me: np.ndarray
+    ts: np.ndarray
+    kind: np.ndarray
+    forwarded: np.ndarray
+    order: np.ndarray  # sorted row -> source row
+    _month: pa.Array
+    _text: pa.Array
+    _sender: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def texts(self, rows: np.ndarray) -> list[str]:
+        return self._text.take(pa.array(self.order[rows])).to_pylist()
+
+    def senders(self, rows: np.ndarray) -> list[str]:
+        return self._sender.take(pa.array(self.order[rows])).to_pylist()
+
+    def stripped_lengths(self) -> np.ndarray:
+        """Length of each message's text without surrounding whitespace, in sorted order."""
+        lengths = pc.utf8_length(pc.utf8_trim_whitespace(self._text))
+        return lengths.to_numpy(zero_copy_only=False)[self.order]
+
+    def timeline(self) -> dict[tuple[str, bool], int]:
+        """Messages per (YYYY-MM, me)."""
+        encoded = self._month.dictionary_encode()
+        months = encoded.dictionary.to_pylist()
+        me_src = np.empty(len(self.me), dtype=bool)
+        me_src[self.order] = self.me
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 2 + me_src
+        counts = np.bincount(codes, minlength=2 * len(months))
+        return {(months[i // 2], bool(i % 2)): int(n) for i, n in enumerate(counts) if n}
+
+    @classmethod
+    def concat(cls, parts: list[TablePart], chat_group: dict[str, bool]) -> MessageTable:
+        """Merge parts (chats with the same key across files become one chat) and sort."""
+        keys = sorted({k for p in parts for k in p.chat_keys})
+        index = {k: i for i, k in enumerate(keys)}
+        names = [""] * len(keys)
+        groups = np.zeros(len(keys), dtype=bool)
+        chat_codes = []
+        for p in parts:
+            remap = np.asarray([index[k] for k in p.chat_keys], dtype=np.int32)
+            for k, name, g in zip(p.chat_keys, p.chat_names, p.chat_group, strict=True):
+                i = index[k]
+                names[i] = names[i] or name
+                groups[i] |= bool(g if g is not None else chat_group.get(k, False))
+            chat_codes.append(remap[p.chat] if len(p.chat) else p.chat.astype(np.int32))
+        empty = not parts
+        chat = np.concatenate(chat_codes) if not empty else np.zeros(0, np.int32)
+        ts = np.concatenate([p.ts for p in parts]) if not empty else np.zeros(0)
+        order = np.lexsort((np.arange(len(ts)), ts, chat))  # stable: source order breaks ties
+
+        def cat(name: str, dtype) -> np.ndarray:
+            if empty:
+                return np.zeros(0, dtype)
+            return np.concatenate([getattr(p, name) for p in parts])[order]
+
+        def cat_arrow(name: str) -> pa.Array:
+            if empty:
+                return pa.array([], pa.string())
+            return pa.concat_arrays([getattr(p, name) for p in parts])
+
+        return cls(
+            chat_keys=keys,
+            chat_names=names,
+            chat_group=groups,
+            chat=chat[order],
+            me=cat("me", bool),
+            ts=ts[order],
+            kind=cat("kind", np.int8),
+            forwarded=cat("forwarded", bool),
+            order=order,
+            _month=cat_arrow("month"),
+            _text=cat_arrow("text"),
+            _sender=cat_arrow("sender"),
+        )
