@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -14,27 +13,10 @@ from conftest import read_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.ingest import formats
 from twin.ingest.formats import discord_json, messenger_json, telegram_json
 from twin.ingest.pipeline import ingest
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # conftest sets TZ to this zone
-
-
-def _loads(module: str) -> bool:
-    try:
-        return importlib.import_module(module) is not None
-    except Exception:  # missing, or half-written by a parallel session
-        return False
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _present_formats():
-    """Other importers are written alongside these: detect among those that load."""
-    present = tuple(n for n in formats.ORDER if _loads(f"twin.ingest.formats.{n}"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(formats, "ORDER", present)
-        yield
 
 
 def write_json(path: Path, obj, encoding: str = "utf-8", indent: int | None = 1) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import html
-import importlib.util
 import io
 import json
 from datetime import datetime, timedelta
@@ -15,20 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.ingest import formats
 from twin.ingest.formats import pywxdump_csv, wechat2025_csv, wechatmsg_txt
 from twin.ingest.formats._wechat import rendered
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
-
-
-@pytest.fixture(autouse=True)
-def _formats_present(monkeypatch):
-    """Detection runs over the importers that exist (the others land in parallel)."""
-    present = tuple(
-        n for n in formats.ORDER if importlib.util.find_spec(f"twin.ingest.formats.{n}")
-    )
-    monkeypatch.setattr(formats, "ORDER", present)
 
 
 def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import zipfile
 from datetime import datetime
@@ -13,29 +12,11 @@ from conftest import read_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.ingest import formats
 from twin.ingest.formats import whatsapp_txt
 from twin.ingest.pipeline import ingest
 
 LRM = "\u200e"
 NNBSP = "\u202f"
-
-
-def _importable(name: str) -> bool:
-    try:
-        importlib.import_module(f"twin.ingest.formats.{name}")
-    except Exception:
-        return False
-    return True
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _present_formats():
-    """Other importers are written alongside this one: detect among those that import."""
-    present = tuple(n for n in formats.ORDER if _importable(n))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(formats, "ORDER", present)
-        yield
 
 
 def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:

@@ -7,105 +7,94 @@ books are checked before anything is written: input = used + Σ dropped.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 from tqdm import tqdm
 
 from twin.atomic import atomic_dir
 from twin.dataset import conversations as conv
 from twin.dataset.config import BuildConfig
-from twin.dataset.exports import write_exports
 from twin.dataset.redact import Redactor
 from twin.dataset.split import split_keys
 from twin.dataset.text import (
     DEFAULT_PROMPTS,
     NAMELESS_PROMPTS,
     PLACEHOLDERS,
-    estimate_tokens,
-    has_words,
+    estimate_tokens_array,
+    have_words,
     script_of,
-    visible_length,
+    visible_lengths,
 )
+from twin.dataset.writers import Sample, encode_str, write_exports, write_split
 from twin.errors import TwinError
 from twin.ingest import IngestResult, ingest
+from twin.ingest.table import KIND_CODE, MessageTable
 
 _GENERIC_ME = {"我", "me", "you", "我自己", "自己", ""}
-
-
-@dataclass
-class Sample:
-    key: tuple  # (chat, conversation start): the unit of the train/dev split
-    messages: list[dict]
-    n: int  # input messages in this sample
-    trained: int  # assistant turns trained on
 
 
 @dataclass
 class BuildData:
     """What the report draws from, beside stats.json."""
 
-    timeline: Counter = field(default_factory=Counter)  # (YYYY-MM, me) -> messages
+    timeline: dict = field(default_factory=dict)  # (YYYY-MM, me) -> messages
     per_chat: Counter = field(default_factory=Counter)  # chat name -> messages
     per_chat_me: Counter = field(default_factory=Counter)
     reply_lengths: list[int] = field(default_factory=list)
     sample_tokens: list[int] = field(default_factory=list)
 
 
-def _my_name(result: IngestResult) -> str | None:
-    names: Counter = Counter()
-    for msgs in result.chats.values():
-        for m in msgs:
-            if m.me and m.sender.strip().casefold() not in _GENERIC_ME:
-                names[m.sender.strip()] += 1
-    return names.most_common(1)[0][0] if names else None
+def _my_name(table: MessageTable) -> str | None:
+    for name, _ in table.sender_counts(me=True):
+        if name.strip().casefold() not in _GENERIC_ME:
+            return name.strip()
+    return None
 
 
-def _my_texts(result: IngestResult, limit: int = 3000) -> list[str]:
-    texts = []
-    for msgs in result.chats.values():
-        for m in msgs:
-            if m.me and m.kind == "text":
-                texts.append(m.text)
-                if len(texts) >= limit:
-                    return texts
-    return texts
+def _my_texts(table: MessageTable, limit: int = 3000) -> list[str]:
+    rows = np.flatnonzero(table.me & (table.kind == KIND_CODE["text"]))[:limit]
+    return table.texts(rows)
 
 
-def _token_counter(cfg: BuildConfig) -> Callable[[list[str]], list[int]]:
+def _token_counter(cfg: BuildConfig) -> Callable[[pa.Array], np.ndarray]:
+    """Tokens per text: estimated from UTF-8 bytes, or counted with --tokenizer."""
     if not cfg.tokenizer:
-        return lambda texts: [estimate_tokens(t) for t in texts]
+        return estimate_tokens_array
     from twin.models import load_tokenizer
 
     tok = load_tokenizer(cfg.tokenizer)
 
-    def count(texts: list[str]) -> list[int]:
-        return (
-            [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]] if texts else []
-        )
+    def count(texts: pa.Array) -> np.ndarray:
+        items = texts.to_pylist()
+        if not items:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray([len(ids) for ids in tok(items, add_special_tokens=False)["input_ids"]])
 
     return count
 
 
-def check_input(result: IngestResult) -> None:
+def check_input(result: IngestResult, table: MessageTable) -> None:
     """An export with nothing by me cannot teach anything: say what was found and how to fix it."""
-    if result.total == 0:
+    if len(table) == 0:
         raise TwinError(
             "the export holds no messages (files read: "
             + ", ".join(r.file for r in result.reports)
             + "). Check that you exported the chat history, not an empty folder."
         )
-    if sum(r.by_me for r in result.reports) == 0:
-        senders: Counter = Counter()
-        for msgs in result.chats.values():
-            for m in msgs:
-                if m.sender:
-                    senders[m.sender] += 1
-        listing = "\n".join(f"  {name}: {n} messages" for name, n in senders.most_common(15))
+    if not table.me.any():
+        listing = "\n".join(
+            f"  {name}: {n} messages" for name, n in table.sender_counts()[:15] if name
+        )
         raise TwinError(
             "none of the messages is marked as yours, so there is nothing to learn your style from.\n"
             f"Senders found:\n{listing}\n"
@@ -133,93 +122,69 @@ def build(
         raise TwinError(
             f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
         )
-    result = ingest(inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress)
-    check_input(result)
+    worker = ReportWorker() if report else None
+    try:
+        with atomic_dir(out) as tmp:
+            return _build(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker, started)
+    finally:
+        if worker is not None:
+            worker.cancel()
+
+
+def _build(
+    inputs: list[str],
+    tmp: Path,
+    cfg: BuildConfig,
+    fmt: str,
+    me: str | None,
+    skip_bad_rows: bool,
+    progress: bool | None,
+    worker: ReportWorker | None,
+    started: float,
+) -> dict:
+    result = ingest(
+        inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress, columnar=True
+    )
+    table = result.table()
+    check_input(result, table)
     language = (
         cfg.placeholder_language
         if cfg.placeholder_language != "auto"
-        else script_of(_my_texts(result))
+        else script_of(_my_texts(table))
     )
-    placeholders = PLACEHOLDERS[language]
-    name = cfg.name or _my_name(result)
+    name = cfg.name or _my_name(table)
     template = cfg.system_prompt or (DEFAULT_PROMPTS if name else NAMELESS_PROMPTS)[language]
     system_prompt = template.replace("{name}", name or "")
     redactor = Redactor(cfg.redact, cfg.allow, cfg.block, cfg.block_mode)
     count_tokens = _token_counter(cfg)
-    budget = cfg.max_tokens - count_tokens([system_prompt])[0]
+    system_tokens = int(count_tokens(pa.array([system_prompt]))[0])
+    budget = cfg.max_tokens - system_tokens
     if budget < 16:
         raise TwinError(f"max_tokens {cfg.max_tokens} leaves no room after the system prompt")
-    window_cfg = BuildConfig(**{**cfg.to_dict(), "max_tokens": budget})
 
     dropped: Counter = Counter()
-    data = BuildData()
-    samples: list[Sample] = []
-    seen: set[int] = set()
-    groups_skipped = chats_used = sessions_total = 0
-    total = result.total
-    show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(
-        total=total, desc="build", unit="msg", unit_scale=True, disable=not show, leave=False
+    data = BuildData(timeline=table.timeline())
+    per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
+    per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
+    for i, chat_name in enumerate(table.chat_names):
+        data.per_chat[chat_name] += int(per_chat[i])
+        data.per_chat_me[chat_name] += int(per_chat_me[i])
+    if worker is not None:
+        worker.overview(tmp, data)
+    samples, conversations_total, chats_used = _samples(
+        table,
+        cfg,
+        PLACEHOLDERS[language],
+        redactor,
+        count_tokens,
+        budget,
+        system_prompt,
+        system_tokens,
+        dropped,
+        data,
+        progress,
     )
-    system = {"role": "system", "content": system_prompt}
-    for chat in sorted(result.chats):
-        msgs = result.chats[chat]
-        group = msgs[0].group
-        chat_name = msgs[0].chat_name
-        me_n = 0
-        timeline = data.timeline
-        for m in msgs:
-            timeline[m.time[:7], m.me] += 1
-            me_n += m.me
-        data.per_chat[chat_name] += len(msgs)
-        data.per_chat_me[chat_name] += me_n
-        bar.update(len(msgs))
-        if group and not cfg.groups:
-            dropped[conv.GROUP] += len(msgs)
-            groups_skipped += 1
-            continue
-        before = len(samples)
-        for session in conv.sessions(chat, msgs, cfg, placeholders, bool(group), dropped):
-            sessions_total += 1
-            turns = conv.normalise(session, cfg, dropped)
-            if turns is None:
-                continue
-            texts = [redactor.redact(t.text) for t in turns]
-            if cfg.block_mode == "drop" and any(redactor.blocked(x) for x in texts):
-                dropped[conv.BLOCKED] += sum(t.n for t in turns)
-                continue
-            lengths = count_tokens(texts)
-            for idx in conv.windows(turns, lengths, window_cfg, dropped):
-                messages = [system]
-                trained = 0
-                n = 0
-                for i in idx:
-                    t = turns[i]
-                    n += t.n
-                    x = texts[i]
-                    if t.role == "assistant":
-                        size = visible_length(x)
-                        if cfg.min_reply_chars <= size <= cfg.max_reply_chars and has_words(x):
-                            trained += 1
-                            data.reply_lengths.append(size)
-                            messages.append({"role": "assistant", "content": x})
-                        else:
-                            messages.append({"role": "assistant", "content": x, "weight": 0})
-                    else:
-                        messages.append({"role": "user", "content": x})
-                if not trained:
-                    dropped[conv.NOTHING_TO_LEARN] += n
-                    continue
-                h = hash(tuple((m["role"], m["content"]) for m in messages[1:]))
-                if h in seen:
-                    dropped[conv.DUPLICATE] += n
-                    continue
-                seen.add(h)
-                samples.append(Sample((chat, session.start), messages, n, trained))
-                data.sample_tokens.append(sum(lengths[i] for i in idx) + (cfg.max_tokens - budget))
-        chats_used += len(samples) > before
-    bar.close()
-
+    total = result.total
     used = sum(s.n for s in samples)
     if used + sum(dropped.values()) != total:
         raise RuntimeError(
@@ -251,17 +216,17 @@ def build(
                 for r in result.reports
             ],
             "messages": total,
-            "by_me": sum(r.by_me for r in result.reports),
-            "chats": len(result.chats),
+            "by_me": int(table.me.sum()),
+            "chats": len(table.chat_keys),
         },
         "messages": {"input": total, "used": used, "dropped": dict(dropped.most_common())},
         "steps": _steps(total, dropped),
         "chats": {
-            "total": len(result.chats),
-            "groups_left_out": groups_skipped,
-            "used": chats_used,
+            "total": len(table.chat_keys),
+            "groups_left_out": 0 if cfg.groups else int(table.chat_group.sum()),
+            "used": len(chats_used),
         },
-        "conversations": sessions_total,
+        "conversations_with_my_reply": conversations_total,
         "samples": {
             "total": len(samples),
             "train": len(train),
@@ -273,59 +238,189 @@ def build(
         "language": language,
         "name": name,
         "system_prompt": system_prompt,
-        "seconds": 0.0,
     }
-    with atomic_dir(out) as tmp:
-        for split, items in (("train", train), ("dev", dev)):
-            with open(tmp / f"{split}.jsonl", "w", encoding="utf-8") as f:
-                for s in items:
-                    f.write(json.dumps({"messages": s.messages}, ensure_ascii=False))
-                    f.write("\n")
-        (tmp / "config.json").write_text(
-            json.dumps(
-                {
-                    **cfg.to_dict(),
-                    "system_prompt": system_prompt,
-                    "name": name,
-                    "language": language,
-                },
-                ensure_ascii=False,
-                indent=2,
-            ),
-            encoding="utf-8",
-        )
-        stats["exports"] = write_exports(
-            tmp / "exports",
-            {
-                "train": [{"messages": s.messages} for s in train],
-                "dev": [{"messages": s.messages} for s in dev],
-            },
-        )
-        if report:
-            from twin.dataset.report import write_report
-
-            write_report(
-                tmp,
-                stats,
-                data,
-                [s.messages for s in dev[:3] + train[:3]],
-                tokens_exact=bool(cfg.tokenizer),
-            )
-        stats["seconds"] = round(time.perf_counter() - started, 3)
-        (tmp / "stats.json").write_text(
-            json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
+    if worker is not None:
+        examples = [s.messages() for s in dev[:3] + train[:3]]
+        worker.draw(stats, data, examples, bool(cfg.tokenizer))
+    stats["exports"] = _write_data(tmp, train, dev, cfg, stats)
+    if worker is not None:
+        worker.wait()
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    (tmp / "stats.json").write_text(
+        json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     return stats
+
+
+def _samples(
+    table: MessageTable,
+    cfg: BuildConfig,
+    placeholders: dict[str, str],
+    redactor: Redactor,
+    count_tokens: Callable[[pa.Array], np.ndarray],
+    budget: int,
+    system_prompt: str,
+    system_tokens: int,
+    dropped: Counter,
+    data: BuildData,
+    progress: bool | None,
+) -> tuple[list[Sample], int, set[int]]:
+    """Conversations cut into windows, replies judged, duplicates removed."""
+    turns = conv.conversations(table, cfg, placeholders, dropped, redactor.redact_array)
+    texts = turns.text
+    sizes = turns.n.tolist()
+    tokens = count_tokens(texts).tolist()
+    length = visible_lengths(texts)
+    ok = (
+        turns.assistant
+        & (length >= cfg.min_reply_chars)
+        & (length <= cfg.max_reply_chars)
+        & have_words(texts)
+    )
+    trained_len = np.where(ok, length, -1).tolist()
+    ok = ok.tolist()
+    roles = np.where(turns.assistant, "assistant", "user").tolist()
+    plain = texts.to_pylist()
+    encoded = [encode_str(t) for t in plain]
+    starts = turns.conv_start.tolist()
+    chats = turns.conv_chat.tolist()
+    times = turns.conv_time.tolist()
+    system = encode_str(system_prompt)
+    samples: list[Sample] = []
+    seen: set[int] = set()
+    chats_used: set[int] = set()
+    block = cfg.block_mode == "drop" and redactor.block
+    show = progress if progress is not None else sys.stderr.isatty()
+    for c in tqdm(
+        range(turns.conversations), desc="samples", unit="conv", disable=not show, leave=False
+    ):
+        a, b = starts[c], starts[c + 1]
+        if block and any(redactor.blocked(x) for x in plain[a:b]):
+            dropped[conv.BLOCKED] += sum(sizes[a:b])
+            continue
+        for window in conv.windows(a, b, tokens, sizes, cfg, budget, dropped):
+            n = sum(sizes[i] for i in window)
+            trained = [trained_len[i] for i in window if ok[i]]
+            if not trained:
+                dropped[conv.NOTHING_TO_LEARN] += n
+                continue
+            h = hash(tuple(encoded[i] for i in window))
+            if h in seen:
+                dropped[conv.DUPLICATE] += n
+                continue
+            seen.add(h)
+            out = [(roles[i], encoded[i], ok[i]) for i in window]
+            samples.append(
+                Sample((table.chat_keys[chats[c]], times[c]), system, out, n, len(trained))
+            )
+            data.reply_lengths.extend(trained)
+            data.sample_tokens.append(sum(tokens[i] for i in window) + system_tokens)
+            chats_used.add(chats[c])
+    return samples, turns.conversations, chats_used
+
+
+def _write_data(
+    tmp: Path, train: list[Sample], dev: list[Sample], cfg: BuildConfig, stats: dict
+) -> None:
+    write_split(tmp / "train.jsonl", train)
+    write_split(tmp / "dev.jsonl", dev)
+    config = {
+        **cfg.to_dict(),
+        "system_prompt": stats["system_prompt"],
+        "name": stats["name"],
+        "language": stats["language"],
+    }
+    (tmp / "config.json").write_text(
+        json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return write_exports(tmp / "exports", {"train": train, "dev": dev})
+
+
+def _report_job(job: tuple) -> None:
+    from twin.dataset.report import draw_overview, write_report
+
+    if job[0] == "overview":
+        draw_overview(job[1], job[2])
+    else:
+        folder, stats, data, examples, exact = job[1:]
+        write_report(folder, stats, data, examples, tokens_exact=exact)
+
+
+class ReportWorker:
+    """Draws report.html and its charts in a second process while this one writes the data.
+
+    Started before the heavy work, so matplotlib's import also happens on the other core; it
+    gets its data through a pipe when the numbers are final. Without fork (Windows, macOS
+    default) the report is drawn in this process instead.
+    """
+
+    def __init__(self) -> None:
+        self._process = None
+        self._conn = None
+        self._folder: Path | None = None
+        if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self._conn, child_conn = ctx.Pipe()
+            self._process = ctx.Process(target=_report_child, args=(child_conn,), daemon=True)
+            self._process.start()
+
+    def overview(self, folder: Path, data: BuildData) -> None:
+        """Charts of the input, drawn while the samples are being made."""
+        self._folder = folder
+        self._send(("overview", folder, data))
+
+    def draw(self, stats: dict, data: BuildData, examples: list, exact: bool) -> None:
+        """The rest of the report, once the numbers are final."""
+        self._send(("report", self._folder, stats, data, examples, exact))
+
+    def _send(self, job: tuple) -> None:
+        if self._process is None:
+            _report_job(job)
+        else:
+            self._conn.send(job)
+
+    def wait(self) -> None:
+        if self._process is None:
+            return
+        self._process.join()
+        if self._process.exitcode != 0:
+            raise RuntimeError(
+                f"drawing the report failed (exit {self._process.exitcode}); see the error above"
+            )
+
+    def cancel(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._conn.send(("stop",))
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+
+
+def _report_child(conn) -> None:
+    try:
+        import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
+
+        while True:
+            job = conn.recv()
+            if job[0] == "stop":
+                break
+            _report_job(job)
+            if job[0] == "report":
+                break
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
 
 
 def _steps(total: int, dropped: Counter) -> list[dict]:
     """Messages left after each step, in pipeline order."""
     order = [
+        ("leave out group chats", [conv.GROUP]),
         (
             "drop system lines, recall notices and empty messages",
             [conv.SYSTEM, conv.RECALL, conv.EMPTY],
         ),
-        ("leave out group chats", [conv.GROUP]),
         ("end conversations at media (media = split)", [conv.MEDIA_SPLIT]),
         ("keep conversations with a reply by me", [conv.NO_REPLY]),
         ("start at a prompt and end at my reply", [conv.OPENER, conv.UNANSWERED]),

@@ -11,13 +11,14 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 ME, OTHERS = "#d9480f", "#339af0"
 
 
-def _save(fig: Figure, path: Path) -> str:
-    fig.tight_layout()
+def _save(fig: Figure, path: Path, left: float = 0.09) -> str:
+    fig.subplots_adjust(left=left, right=0.97, bottom=0.22, top=0.88)
     fig.savefig(path, dpi=100)
     return path.name
 
@@ -59,7 +60,7 @@ def _hist(values: list[int], path: Path, title: str, xlabel: str, limit: int | N
     if values:
         top = max(values)
         bins = min(60, max(5, top))
-        ax.hist(values, bins=bins, color=ME)
+        ax.hist(np.asarray(values), bins=bins, color=ME)
         if limit:
             ax.axvline(limit, color="black", linestyle="--", label=f"limit {limit}")
             ax.legend()
@@ -71,16 +72,17 @@ def _hist(values: list[int], path: Path, title: str, xlabel: str, limit: int | N
 
 def _barh(counts: dict[str, int], path: Path, title: str, color: str) -> str:
     items = sorted(counts.items(), key=lambda kv: kv[1])
-    fig = Figure(figsize=(9, max(2, 0.35 * len(items) + 1)))
+    fig = Figure(figsize=(12, max(2.2, 0.35 * len(items) + 1.2)))
     ax = fig.add_subplot()
     if items:
         ax.barh([k for k, _ in items], [v for _, v in items], color=color)
+        ax.tick_params(axis="y", labelsize=8)
         for i, (_, v) in enumerate(items):
             ax.text(v, i, f" {v}", va="center", fontsize=8)
     else:
         ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title)
-    return _save(fig, path)
+    return _save(fig, path, left=0.45)
 
 
 def _conversation(messages: list[dict]) -> str:
@@ -94,16 +96,28 @@ def _conversation(messages: list[dict]) -> str:
     return '<div class="conv">' + "".join(rows) + "</div>"
 
 
+def _top_chats(data) -> list[tuple[str, int, int]]:
+    top = sorted(data.per_chat.items(), key=lambda kv: -kv[1])[:20]
+    return [(name, n, data.per_chat_me[name]) for name, n in top]
+
+
+def draw_overview(folder: Path, data) -> None:
+    """The charts of the input alone (known long before the samples are)."""
+    charts = folder / "charts"
+    charts.mkdir(exist_ok=True)
+    _timeline(data, charts / "timeline.png")
+    _chats(_top_chats(data), charts / "chats.png")
+
+
 def write_report(
     folder: Path, stats: dict, data, examples: list[list[dict]], tokens_exact: bool
 ) -> None:
+    """The remaining charts and report.html; `draw_overview` must have run."""
     charts = folder / "charts"
-    charts.mkdir(exist_ok=True)
-    top = sorted(data.per_chat.items(), key=lambda kv: -kv[1])[:20]
-    top3 = [(name, n, data.per_chat_me[name]) for name, n in top]
+    top3 = _top_chats(data)
     images = {
-        "timeline": _timeline(data, charts / "timeline.png"),
-        "chats": _chats(top3, charts / "chats.png"),
+        "timeline": "timeline.png",
+        "chats": "chats.png",
         "replies": _hist(
             data.reply_lengths,
             charts / "reply_lengths.png",

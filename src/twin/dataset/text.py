@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 PLACEHOLDERS = {
     "en": {
         "image": "[image]",
@@ -50,6 +54,26 @@ def has_words(text: str) -> bool:
         if cat[0] in "LN":
             return True
     return False
+
+
+_TOKENS_RE2 = r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+"
+
+
+def visible_lengths(texts: pa.Array) -> np.ndarray:
+    """`visible_length` over a column."""
+    core = pc.replace_substring_regex(texts, _TOKENS_RE2, "")
+    return pc.utf8_length(core).to_numpy(zero_copy_only=False)
+
+
+def have_words(texts: pa.Array) -> np.ndarray:
+    """`has_words` over a column (a letter or digit outside placeholders)."""
+    core = pc.replace_substring_regex(texts, _TOKENS_RE2, "")
+    return pc.match_substring_regex(core, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+
+
+def estimate_tokens_array(texts: pa.Array) -> np.ndarray:
+    """`estimate_tokens` over a column."""
+    return pc.binary_length(texts).to_numpy(zero_copy_only=False) // 3 + 1
 
 
 def estimate_tokens(text: str) -> int:

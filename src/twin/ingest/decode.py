@@ -81,6 +81,25 @@ def sniff_encoding(source: Source, head: bytes) -> str:
     return encoding
 
 
+def guess_encoding(head: bytes) -> str | None:
+    """The encoding the start of a file suggests, for format detection only (cheap).
+
+    Readers check the whole file before trusting it: `sniff_encoding` for text readers, and
+    Arrow's own UTF-8 check for column-wise reads.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
 def decode_head(head: bytes, encoding: str) -> str:
     """The start of the file as text, for format detection (a cut character at the end is dropped)."""
     text = head.decode(encoding, errors="ignore")

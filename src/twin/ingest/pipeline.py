@@ -20,9 +20,10 @@ from tqdm import tqdm
 from twin.atomic import atomic_write
 from twin.errors import InputError, TwinError
 from twin.ingest import formats
-from twin.ingest.decode import decode_head, sniff_encoding
+from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head, walk
+from twin.ingest.table import MessageTable, TablePart, part_from_messages
 from twin.messages import Message
 
 SenderKey = tuple[str, str]  # (sender_id or "", sender name)
@@ -36,6 +37,8 @@ class IngestResult:
     media_skipped: int = 0
     me_keys: dict[str, set[SenderKey]] = field(default_factory=dict)
     chat_group: dict[str, bool] = field(default_factory=dict)
+    # Files read column-wise (ingest(columnar=True)); their messages are not in `chats`.
+    parts: list[TablePart] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -47,8 +50,17 @@ class IngestResult:
 
     def messages(self) -> Iterator[Message]:
         """All messages sorted stably by chat, time, source order."""
+        if self.parts:
+            raise RuntimeError("messages() needs ingest(columnar=False); use table() instead")
         for chat in sorted(self.chats):
             yield from self.chats[chat]
+
+    def table(self) -> MessageTable:
+        """All messages as sorted columns (see twin.ingest.table)."""
+        parts = [*self.parts]
+        if self.chats:
+            parts.append(part_from_messages(self.chats))
+        return MessageTable.concat(parts, self.chat_group)
 
 
 def matches_me(value: str, key: SenderKey) -> bool:
@@ -75,8 +87,13 @@ def ingest(
     me: str | None = None,
     skip_bad_rows: bool = False,
     progress: bool | None = None,
+    columnar: bool = False,
 ) -> IngestResult:
-    """Read every export under `paths`. Raises TwinError/InputError on anything it cannot read."""
+    """Read every export under `paths`. Raises TwinError/InputError on anything it cannot read.
+
+    With `columnar`, importers that can read a whole file as columns do so (result.parts), for
+    callers that take result.table() rather than message objects.
+    """
     forced = None
     if fmt != "auto":
         forced = formats.by_name(fmt)
@@ -99,7 +116,9 @@ def ingest(
         )
         for source in found.sources:
             try:
-                _read_source(source, forced, skip_bad_rows, bar.update if show else None, result)
+                _read_source(
+                    source, forced, skip_bad_rows, bar.update if show else None, result, columnar
+                )
             except (zipfile.BadZipFile, zlib.error, EOFError) as e:
                 if source.member is None:
                     raise
@@ -139,6 +158,7 @@ def _read_source(
     skip_bad_rows: bool,
     on_bytes: Callable[[int], object] | None,
     result: IngestResult,
+    columnar: bool = False,
 ) -> None:
     module = _detect_or_none(source, forced)
     if module is None:
@@ -154,7 +174,14 @@ def _read_source(
     report = FileReport(file=source.display, format=module.NAME, skip_bad_rows=skip_bad_rows)
     report._source = source
     report.on_bytes = on_bytes
-    _read_file(module, source, report, result.chats)
+    read_table = getattr(module, "read_table", None) if columnar else None
+    part = read_table(source, report) if read_table is not None else None
+    if part is not None:
+        result.parts.append(part)
+        if on_bytes is not None:
+            on_bytes(source.size())
+    else:
+        _read_file(module, source, report, result.chats)
     result.reports.append(report)
 
 
@@ -170,13 +197,12 @@ def _detect_or_none(source: Source, forced: ModuleType | None = None) -> ModuleT
         return None
     if forced is not None:
         return forced
-    try:
+    if source.encoding is None:
+        source.encoding = guess_encoding(head)
         if source.encoding is None:
-            source.encoding = sniff_encoding(source, head)
-    except InputError:
-        if source.explicit:
-            raise
-        return None  # a binary file in a walked folder is not ours to read
+            if not source.explicit:
+                return None  # a binary file in a walked folder is not ours to read
+            sniff_encoding(source, head)  # raises, naming the first undecodable byte
     return detect(decode_head(head, source.encoding), source)
 
 

@@ -57,8 +57,9 @@ class FileReport:
         """Open a source as text in the encoding sniffed from its bytes (recorded for the summary)."""
         source = source or self._source
         assert source is not None
-        if source.encoding is None:
+        if not source.encoding_verified:
             source.encoding = sniff_encoding(source, read_head(source))
+            source.encoding_verified = True
         encoding = source.encoding
         if not self.encoding:
             self.encoding = encoding

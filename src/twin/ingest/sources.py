@@ -78,6 +78,7 @@ class Source:
     member: str | None = None
     explicit: bool = False
     encoding: str | None = None
+    encoding_verified: bool = False  # True once the whole file was checked (decode.sniff_encoding)
     _zip: zipfile.ZipFile | None = field(default=None, repr=False)
 
     @property

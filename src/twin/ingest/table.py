@@ -32,9 +32,9 @@ class TablePart:
     ts: np.ndarray  # float64 sort key
     kind: np.ndarray  # int8 index into KINDS
     forwarded: np.ndarray  # bool
-    month: pa.Array  # "YYYY-MM" of the local time
-    text: pa.Array
-    sender: pa.Array
+    month: np.ndarray  # int32 YYYYMM of the local time
+    text: pa.Array | pa.ChunkedArray
+    sender: pa.Array | pa.ChunkedArray
     file: str  # the file whose `me` resolution applies ("" when mixed and already resolved)
 
     def __len__(self) -> int:
@@ -57,7 +57,7 @@ def part_from_messages(chats: dict[str, list[Message]]) -> TablePart:
             ts.append(m.ts)
             kind.append(code[m.kind])
             fwd.append(m.forwarded)
-            month.append(m.time[:7])
+            month.append(int(m.time[:4]) * 100 + int(m.time[5:7]))
             text.append(m.text)
             sender.append(m.sender)
     return TablePart(
@@ -69,11 +69,15 @@ def part_from_messages(chats: dict[str, list[Message]]) -> TablePart:
         ts=np.asarray(ts, dtype=np.float64),
         kind=np.asarray(kind, dtype=np.int8),
         forwarded=np.asarray(fwd, dtype=bool),
-        month=pa.array(month, pa.string()),
+        month=np.asarray(month, dtype=np.int32),
         text=pa.array(text, pa.string()),
         sender=pa.array(sender, pa.string()),
         file="",
     )
+
+
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 @dataclass
@@ -93,33 +97,48 @@ class MessageTable:
     kind: np.ndarray
     forwarded: np.ndarray
     order: np.ndarray  # sorted row -> source row
-    _month: pa.Array
-    _text: pa.Array
-    _sender: pa.Array
+    month: np.ndarray
+    _text: pa.ChunkedArray
+    _sender: pa.ChunkedArray
 
     def __len__(self) -> int:
         return len(self.ts)
 
-    def texts(self, rows: np.ndarray) -> list[str]:
-        return self._text.take(pa.array(self.order[rows])).to_pylist()
+    def take_text(self, rows: np.ndarray) -> pa.Array:
+        return _flat(self._text.take(pa.array(self.order[rows])))
 
-    def senders(self, rows: np.ndarray) -> list[str]:
-        return self._sender.take(pa.array(self.order[rows])).to_pylist()
+    def take_sender(self, rows: np.ndarray) -> pa.Array:
+        return _flat(self._sender.take(pa.array(self.order[rows])))
+
+    def texts(self, rows: np.ndarray) -> list[str]:
+        return self.take_text(rows).to_pylist()
+
+    def sender_counts(self, me: bool | None = None) -> list[tuple[str, int]]:
+        """(sender, messages), most first; only mine or only others' when `me` is given."""
+        senders = self._sender
+        if me is not None:
+            mask = np.empty(len(self.me), dtype=bool)
+            mask[self.order] = self.me if me else ~self.me
+            senders = senders.filter(pa.array(mask))
+        counts = pc.value_counts(senders).to_pylist()
+        return sorted(((c["values"], c["counts"]) for c in counts), key=lambda vc: (-vc[1], vc[0]))
 
     def stripped_lengths(self) -> np.ndarray:
         """Length of each message's text without surrounding whitespace, in sorted order."""
         lengths = pc.utf8_length(pc.utf8_trim_whitespace(self._text))
-        return lengths.to_numpy(zero_copy_only=False)[self.order]
+        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in lengths.chunks])[
+            self.order
+        ]
 
     def timeline(self) -> dict[tuple[str, bool], int]:
         """Messages per (YYYY-MM, me)."""
-        encoded = self._month.dictionary_encode()
-        months = encoded.dictionary.to_pylist()
-        me_src = np.empty(len(self.me), dtype=bool)
-        me_src[self.order] = self.me
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 2 + me_src
-        counts = np.bincount(codes, minlength=2 * len(months))
-        return {(months[i // 2], bool(i % 2)): int(n) for i, n in enumerate(counts) if n}
+        months, codes = np.unique(self.month, return_inverse=True)
+        counts = np.bincount(codes.astype(np.int64) * 2 + self.me, minlength=2 * len(months))
+        return {
+            (f"{months[i // 2] // 100:04d}-{months[i // 2] % 100:02d}", bool(i % 2)): int(n)
+            for i, n in enumerate(counts)
+            if n
+        }
 
     @classmethod
     def concat(cls, parts: list[TablePart], chat_group: dict[str, bool]) -> MessageTable:
@@ -146,10 +165,14 @@ class MessageTable:
                 return np.zeros(0, dtype)
             return np.concatenate([getattr(p, name) for p in parts])[order]
 
-        def cat_arrow(name: str) -> pa.Array:
+        def cat_arrow(name: str) -> pa.ChunkedArray:
             if empty:
-                return pa.array([], pa.string())
-            return pa.concat_arrays([getattr(p, name) for p in parts])
+                return pa.chunked_array([], pa.string())
+            chunks = []
+            for p in parts:
+                arr = getattr(p, name)
+                chunks.extend(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
+            return pa.chunked_array(chunks, pa.string())
 
         return cls(
             chat_keys=keys,
@@ -161,7 +184,7 @@ class MessageTable:
             kind=cat("kind", np.int8),
             forwarded=cat("forwarded", bool),
             order=order,
-            _month=cat_arrow("month"),
+            month=cat("month", np.int32),
             _text=cat_arrow("text"),
             _sender=cat_arrow("sender"),
         )

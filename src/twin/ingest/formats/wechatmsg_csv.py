@@ -11,10 +11,16 @@ import re
 import sys
 from collections.abc import Iterator
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
 from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, strip_markup, unix_time, xml_attr
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
+from twin.ingest.table import KIND_CODE, TablePart
 from twin.messages import Message
 
 NAME = "wechatmsg-csv"
@@ -95,6 +101,17 @@ def kind_and_text(type_: int, sub: int, content: str) -> tuple[str, str]:
     return "other", "" if content.startswith("<") else content
 
 
+def chat_of(talker: str, remark: str, nick: str, stem: str) -> tuple[str, str]:
+    """Chat key and name. TalkerId is only stable within one file, so a name goes in the key."""
+    if remark or nick:
+        return f"wechat:{talker}:{nick or remark}", remark or nick
+    return f"wechat:{stem}:{talker}", f"TalkerId {talker}"
+
+
+def _is_wxid(sender: str) -> bool:
+    return sender.startswith("wxid_") or sender.endswith("@chatroom")
+
+
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
     f = report.open_text(newline="")
     with f:
@@ -169,17 +186,12 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 sender = row[12] if n > 12 else ""
             else:
                 remark = nick = sender = ""
-            if remark or nick:
-                chat = f"wechat:{talker}:{nick or remark}"
-                chat_name = remark or nick
-            else:
-                chat = f"wechat:{stem}:{talker}"
-                chat_name = f"TalkerId {talker}"
+            chat, chat_name = chat_of(talker, remark, nick, stem)
             sender_id = None
             if me:
                 sender = sender or "我"
             else:
-                if sender.startswith("wxid_") or sender.endswith("@chatroom"):
+                if _is_wxid(sender):
                     sender_id = sender
                     wxid_senders += 1
                 sender = sender or chat_name
@@ -222,3 +234,170 @@ def _layout(named: int, row: list[str], report: FileReport) -> tuple[str, set[in
             return ("0.2.7–0.2.9", {10, 11, 12, 13})
         return (">=1.0", {12})
     return (f"unknown ({named} columns)", {named})
+
+
+# Column types for the column-wise read: Arrow checks every value while parsing, in parallel,
+# and any value the row parser would treat differently makes the read fail and fall back.
+_TYPES = {name: pa.string() for name in HEADER12}
+_TYPES.update(
+    Type=pa.int64(),
+    SubType=pa.int64(),
+    IsSender=pa.int8(),
+    CreateTime=pa.int64(),
+    StrTime=pa.timestamp("s"),
+)
+# Types whose rows need their text looked at; the others are text (1) or have none.
+_NO_TEXT = {3: "image", 43: "video", 47: "sticker", 50: "call"}
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks])
+
+
+def read_table(source: Source, report: FileReport) -> TablePart | None:
+    """Read a regular >=1.0 file column-wise with Arrow (an order of magnitude faster than rows).
+
+    Returns None for anything irregular — another version, a short row, a blank line, a bad
+    number or time, another encoding — and the row parser then reads the file and reports
+    exactly where the problem is. The result equals what `parse` gives (tests hold them equal).
+    """
+    if source.encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    try:
+        with source.open_binary() as f:
+            table = pacsv.read_csv(
+                f,
+                read_options=pacsv.ReadOptions(use_threads=True),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=_TYPES,
+                    null_values=[""],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    timestamp_parsers=["%Y-%m-%d %H:%M:%S"],
+                ),
+            )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    n = table.num_rows
+    if table.column_names != HEADER12 or n == 0:
+        return None
+    col = table.column
+    if (
+        col("Type").null_count
+        or col("IsSender").null_count
+        or col("CreateTime").null_count
+        or col("StrTime").null_count
+    ):
+        return None
+    first_remark = col("Remark")[0].as_py()
+    if first_remark.isdigit() and len(first_remark) >= 15:
+        return None  # 0.2.7–0.2.9 rows shifted under a 12-name header
+    is_sender = _numpy(col("IsSender"))
+    if ((is_sender != 0) & (is_sender != 1)).any():
+        return None
+    me = is_sender == 1
+    type_ = _numpy(col("Type"))
+    sub = _numpy(col("SubType").fill_null(0))
+    created = _numpy(col("CreateTime")).astype(np.float64)
+    strtime = col("StrTime")
+    month = _numpy(pc.add(pc.multiply(pc.year(strtime), 100), pc.month(strtime))).astype(np.int32)
+
+    # Kinds: text and media rows are arrays work; the rest go through the row parser's mapping.
+    kind = np.full(n, KIND_CODE["text"], dtype=np.int8)
+    mask = type_ != 1
+    for t, k in _NO_TEXT.items():
+        kind[type_ == t] = KIND_CODE[k]
+    others = np.flatnonzero(mask & ~np.isin(type_, list(_NO_TEXT)))
+    content = col("StrContent")
+    other_texts = []
+    for i, raw in zip(others.tolist(), content.take(pa.array(others)).to_pylist(), strict=True):
+        k, t = kind_and_text(int(type_[i]), int(sub[i]), raw)
+        kind[i] = KIND_CODE[k]
+        other_texts.append(t)
+    texts = [""] * int(mask.sum())
+    # replacements in row order: empty for media rows, mapped text for the others
+    where = np.flatnonzero(mask)
+    slot = np.searchsorted(where, others)
+    for j, t in zip(slot.tolist(), other_texts, strict=True):
+        texts[j] = t
+    text = (
+        pc.replace_with_mask(content, pa.array(mask), pa.array(texts, pa.string()))
+        if len(where)
+        else content
+    )
+
+    # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them.
+    stem = source.name.rsplit(".", 1)[0]
+    combos = pc.dictionary_encode(
+        pc.binary_join_element_wise(col("TalkerId"), col("Remark"), col("NickName"), "\x1f")
+    ).unify_dictionaries()
+    keys: dict[str, int] = {}
+    chat_keys: list[str] = []
+    chat_names: list[str] = []
+    remap = []
+    dictionary = combos.chunk(0).dictionary if combos.num_chunks else pa.array([], pa.string())
+    for combo in dictionary.to_pylist():
+        talker, remark, nick = combo.split("\x1f")
+        key, name = chat_of(talker, remark, nick, stem)
+        if key not in keys:
+            keys[key] = len(chat_keys)
+            chat_keys.append(key)
+            chat_names.append(name)
+        remap.append(keys[key])
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in combos.chunks])
+    chat = np.asarray(remap, dtype=np.int32)[codes]
+
+    # Senders: mine default to 我, others' to the chat's name, as in the row parser.
+    sender_col = col("Sender")
+    blank = pc.equal(sender_col, "")
+    me_arr = pa.array(me)
+    if pc.any(blank).as_py():
+        chat_name_col = pa.array(chat_names, pa.string()).take(pa.array(chat))
+        sender = pc.if_else(blank, pc.if_else(me_arr, "我", chat_name_col), sender_col)
+    else:
+        sender = sender_col
+    wxid = pc.and_(
+        pc.invert(me_arr),
+        pc.or_(pc.starts_with(sender_col, "wxid_"), pc.ends_with(sender_col, "@chatroom")),
+    )
+
+    # What ingest needs to decide groups: the other senders of each chat.
+    counted = ~me & (kind != KIND_CODE["system"]) & (kind != KIND_CODE["recall"])
+    sender_codes = pc.dictionary_encode(sender).unify_dictionaries()
+    names = sender_codes.chunk(0).dictionary.to_pylist() if sender_codes.num_chunks else []
+    scodes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in sender_codes.chunks])
+    pairs = np.unique(chat[counted].astype(np.int64) * max(1, len(names)) + scodes[counted])
+    chat_senders: dict[str, set[tuple[str, str]]] = {k: set() for k in chat_keys}
+    for pair in pairs.tolist():
+        c, s_ = divmod(pair, max(1, len(names)))
+        name = names[s_]
+        chat_senders[chat_keys[c]].add((name if _is_wxid(name) else "", name))
+
+    version = ">=1.0.2" if source.encoding == "utf-8-sig" else ">=1.0"
+    if pc.any(wxid).as_py():
+        version += ", per-contact 2.x (Sender holds wxids)"
+    report.encoding = report.encoding or source.encoding
+    report.version = version
+    report.messages = n
+    report.by_me = int(me.sum())
+    report.chats.update(chat_keys)
+    report.chat_senders.update(chat_senders)
+    counts = np.bincount(kind, minlength=len(KIND_CODE))
+    for k, code in KIND_CODE.items():
+        if counts[code]:
+            report.kinds[k] += int(counts[code])
+    return TablePart(
+        chat_keys=chat_keys,
+        chat_names=chat_names,
+        chat_group=[None] * len(chat_keys),
+        chat=chat,
+        me=me,
+        ts=created,
+        kind=kind,
+        forwarded=np.zeros(n, dtype=bool),
+        month=month,
+        text=text,
+        sender=sender,
+        file=source.display,
+    )
