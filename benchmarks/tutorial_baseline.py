@@ -21,11 +21,14 @@ def tutorial_clean(csv_path: str, out_path: str) -> int:
     pairs = []
     prev = None
     for _, row in df.iterrows():
-        if prev is not None and row["IsSender"] == 1 and prev["IsSender"] == 0:
-            if prev["TalkerId"] == row["TalkerId"] and len(str(row["StrContent"])) > 5:
-                pairs.append(
-                    {"content": str(prev["StrContent"]), "summary": str(row["StrContent"])}
-                )
+        if (
+            prev is not None
+            and row["IsSender"] == 1
+            and prev["IsSender"] == 0
+            and prev["TalkerId"] == row["TalkerId"]
+            and len(str(row["StrContent"])) > 5
+        ):
+            pairs.append({"content": str(prev["StrContent"]), "summary": str(row["StrContent"])})
         prev = row
     with open(out_path, "w", encoding="utf-8") as f:
         for p in pairs:

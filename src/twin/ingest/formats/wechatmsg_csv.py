@@ -142,6 +142,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         row_no = 0
         line = 1
         wxid_senders = 0
+        chats: dict[tuple[str, str, str], tuple[str, str]] = {}
+        senders: dict[str, str] = {}
         for row in reader:
             start, line = line + 1, reader.line_num
             row_no += 1
@@ -152,10 +154,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             if layout is None:
                 layout = _layout(named, row, report)
                 with_svrid = layout[0] in WITH_MSGSVRID
-            where = f"row {row_no} (line {start})"
             if n not in layout[1]:
                 report.bad_row(
-                    where,
+                    f"row {row_no} (line {start})",
                     f"{n} fields",
                     f"{' or '.join(map(str, sorted(layout[1])))} fields for WeChatMsg {layout[0]}"
                     + (" (is the file cut short?)" if n < 9 else ""),
@@ -168,13 +169,15 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 created = int(row[5])
             except ValueError:
                 report.bad_row(
-                    where,
+                    f"row {row_no} (line {start})",
                     f"Type={row[2]!r}, SubType={row[3]!r}, CreateTime={row[5]!r}",
                     "integer Type, SubType and CreateTime (Unix seconds)",
                 )
                 continue
             if is_sender not in ("0", "1"):
-                report.bad_row(where, f"IsSender={is_sender!r}", "IsSender 0 or 1")
+                report.bad_row(
+                    f"row {row_no} (line {start})", f"IsSender={is_sender!r}", "IsSender 0 or 1"
+                )
                 continue
             me = is_sender == "1"
             talker = row[1]
@@ -186,7 +189,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 sender = row[12] if n > 12 else ""
             else:
                 remark = nick = sender = ""
-            chat, chat_name = chat_of(talker, remark, nick, stem)
+            chat_key = (talker, remark, nick)
+            named_chat = chats.get(chat_key)
+            if named_chat is None:
+                named_chat = chats[chat_key] = chat_of(talker, remark, nick, stem)
+            chat, chat_name = named_chat
+            # one string object per distinct sender: a million rows name a few hundred people
+            sender = senders.setdefault(sender, sender)
             sender_id = None
             if me:
                 sender = sender or "我"

@@ -1,0 +1,64 @@
+"""Benchmark `twin build` against the tutorial notebook's cleaning (pandas, as written) on the
+same generated 1,000,000-message WeChatMsg CSV, in one run.
+
+twin does more (sessions, multi-turn windows, redaction, split, stats, report, exports); the
+target is still 10x the baseline's speed end to end with no more peak memory.
+
+    python benchmarks/bench_build.py [-n 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from common import HERE, ensure_csv, machine, measure, save, twin_cmd
+
+
+def main() -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=1_000_000, help="messages in the generated CSV")
+    args = p.parse_args()
+    csv_path = ensure_csv(args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = measure(
+            [
+                sys.executable,
+                str(HERE / "tutorial_baseline.py"),
+                str(csv_path),
+                str(Path(tmp) / "tutorial.json"),
+            ]
+        )
+        twin = measure(twin_cmd("build", str(csv_path), "-o", str(Path(tmp) / "dataset")))
+        stats = json.loads((Path(tmp) / "dataset" / "stats.json").read_text(encoding="utf-8"))
+    ratio = baseline["seconds"] / twin["seconds"]
+    result = {
+        "benchmark": "build",
+        "messages": args.n,
+        "machine": machine(),
+        "twin_build": {k: twin[k] for k in ("seconds", "peak_rss_mb")},
+        "baseline_tutorial_pandas": {k: baseline[k] for k in ("seconds", "peak_rss_mb")},
+        "speedup_twin_over_baseline": round(ratio, 2),
+        "rss_ratio_twin_over_baseline": round(twin["peak_rss_mb"] / baseline["peak_rss_mb"], 2),
+        "target": "speedup >= 10 and rss ratio <= 1",
+        "met": ratio >= 10 and twin["peak_rss_mb"] <= baseline["peak_rss_mb"],
+        "samples": stats["samples"],
+        "redactions": stats["redactions"],
+    }
+    path = save("build", result)
+    print(
+        f"tutorial baseline: {baseline['seconds']:.1f} s, peak RSS {baseline['peak_rss_mb']:.0f} MB"
+    )
+    print(f"twin build:        {twin['seconds']:.1f} s, peak RSS {twin['peak_rss_mb']:.0f} MB")
+    print(
+        f"speedup {ratio:.1f}x, RSS ratio {result['rss_ratio_twin_over_baseline']}; target met: {result['met']}"
+    )
+    print(f"saved {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

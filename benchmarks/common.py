@@ -1,0 +1,76 @@
+"""Shared helpers for the benchmarks: run a command, time it, and follow its memory.
+
+Peak RSS is the largest sum of resident memory over the process and all its children, sampled
+every 20 ms, so a forked worker counts too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def measure(cmd: list[str], **kwargs) -> dict:
+    """Wall seconds and peak RSS (MB, process tree) of a command that must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in procs if p.is_running())
+        except psutil.Error:
+            rss = 0
+        peak = max(peak, rss)
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak / 2**20, 1), "stdout": out}
+
+
+def ensure_csv(n: int) -> Path:
+    """The generated WeChatMsg CSV of n messages (made once, then reused)."""
+    path = DATA / f"wechatmsg_{n}.csv"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_wechatmsg.py"), "-n", str(n), "-o", str(path)],
+            check=True,
+        )
+    return path
+
+
+def save(name: str, result: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def twin_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "twin", *args]
