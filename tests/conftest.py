@@ -63,3 +63,26 @@ def ingest_file(twin, tmp_path):
         return read_jsonl(out)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random Llama + tokenizer folder, usable as --base."""
+    from tiny import make_model
+
+    return make_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    from tiny import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("tiny_dataset"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_model, tiny_dataset) -> Path:
+    """A LoRA run trained for a few steps on the tiny model (shared: do not modify it)."""
+    from tiny import make_run
+
+    return make_run(tmp_path_factory.mktemp("tiny_run") / "run", tiny_model, tiny_dataset)

@@ -19,6 +19,10 @@ VERBS = {
         "twin.dataset.command",
         "build a training set (train/dev, stats, report) from exports",
     ),
+    "train": (
+        "twin.train.command",
+        "fine-tune a chat model on a dataset (LoRA, QLoRA, P-tuning v2)",
+    ),
 }
 
 

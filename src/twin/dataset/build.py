@@ -95,11 +95,18 @@ def check_input(result: IngestResult, table: MessageTable) -> None:
         listing = "\n".join(
             f"  {name}: {n} messages" for name, n in table.sender_counts()[:15] if name
         )
+        if all(r.me_rule == "marked in the file" for r in result.reports):
+            # --me only names senders in files that do not say who you are; it cannot help here.
+            how = (
+                "These files mark which messages are yours themselves, so --me does not apply: "
+                "check that you exported from your own account; in a neutral file, set me to "
+                "true on your own messages, or leave the me column out and pass --me NAME."
+            )
+        else:
+            how = "Pass --me with your own name or id as it appears above."
         raise TwinError(
             "none of the messages is marked as yours, so there is nothing to learn your style from.\n"
-            f"Senders found:\n{listing}\n"
-            "Pass --me with your own name or id as it appears above (for exports that mark you, "
-            "check that you exported from your own account)."
+            f"Senders found:\n{listing}\n{how}"
         )
 
 

@@ -70,6 +70,12 @@ class BuildConfig:
     tokenizer: str | None = None
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not _type_ok(value, f.type):
+                raise TwinError(
+                    f"build config: {f.name} must be {_describe(f.type)}, not {value!r}"
+                )
         checks = [
             (self.media in ("placeholder", "split"), "media must be 'placeholder' or 'split'"),
             (
@@ -104,6 +110,37 @@ class BuildConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+_KINDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _type_ok(value, annotation: str) -> bool:
+    """Does a value (from TOML or a flag) fit a field annotated like 'int' or 'str | None'?"""
+    for option in annotation.split(" | "):
+        if option == "None" and value is None:
+            return True
+        if option == "list[str]" and isinstance(value, list):
+            return all(isinstance(v, str) for v in value)
+        if option == "bool" and isinstance(value, bool):
+            return True
+        if isinstance(value, bool):  # TOML true is not a number
+            continue
+        if option == "str" and isinstance(value, str):
+            return True
+        if option == "int" and isinstance(value, int):
+            return True
+        if option == "float" and isinstance(value, (int, float)):
+            return True
+    return False
+
+
+def _describe(annotation: str) -> str:
+    return " or ".join(
+        "a list of strings" if o == "list[str]" else _KINDS.get(o, "unset")
+        for o in annotation.split(" | ")
+        if o != "None"
+    )
 
 
 def load_config(path: str | None, overrides: dict) -> BuildConfig:

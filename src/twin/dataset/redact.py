@@ -22,7 +22,7 @@ _ID_CN = r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[1
 _CARD = r"(?<![\d\-+])(?:\d[ \-]?){12,18}\d(?![\d\-])"
 _IP = r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
 _PHONE_CN = r"(?<!\d)(?:(?:\+|00)86[ \-]?)?1[3-9]\d(?:[ \-]?\d{4}){2}(?!\d)"
-_PHONE_INTL = r"(?<![\w+])(?<!\d[ \-.])(?:\+|00)[1-9]\d{0,2}[ \-.]?(?:\(\d{1,4}\)[ \-.]?)?\d{1,4}(?:[ \-.]?\d{2,4}){2,4}(?!\d)"
+_PHONE_INTL = r"(?<![A-Za-z0-9_+])(?<!\d[ \-.])(?:\+|00)[1-9]\d{0,2}[ \-.]?(?:\(\d{1,4}\)[ \-.]?)?\d{1,4}(?:[ \-.]?\d{2,4}){2,4}(?!\d)"
 _PHONE_NANP = r"(?<!\d)(?:\(\d{3}\)\s?|\d{3}[\-.])\d{3}[\-.]\d{4}(?!\d)"
 _WECHAT = r"(?:wxid_[A-Za-z0-9_\-]{4,}|(?:微信号?|weixin|wechat|vx|VX|v信|WX|wx)\s*(?:号|id|ID)?\s*[:：是为]?\s*[A-Za-z][A-Za-z0-9_\-]{5,19})"
 _QQ = r"(?:[Qq]{2}\s*(?:号|号码)?\s*[:：是为]?\s*[1-9]\d{4,10}(?!\d))"
@@ -45,6 +45,9 @@ _MAYBE_SOURCE = (
     r"\d[\d \-.]{5,}\d|@|://|www\.|wxid|微信|[vVwW][xX]|v信|weixin|wechat|[Qq]{2}|\(\d{3}\)"
 )
 _MAYBE = re.compile(_MAYBE_SOURCE, re.I)
+# RE2's \d is ASCII only, Python's any decimal digit: the column pre-check must not miss what
+# the patterns above match (e.g. a number typed partly in full-width digits).
+_MAYBE_RE2 = _MAYBE_SOURCE.replace(r"\d", r"\p{Nd}")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -61,7 +64,7 @@ def valid_cn_id(number: str) -> bool:
 def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
+        d = int(ch)  # any decimal digit: the patterns' \d also matches full-width ones
         if i % 2 == 1:
             d *= 2
             if d > 9:
@@ -110,8 +113,10 @@ class Redactor:
                 return found
             if name == "BANK_CARD":
                 digits = re.sub(r"[ \-]", "", found)
-                if not (13 <= len(digits) <= 19 and luhn_ok(digits)) or _looks_like_date_run(
-                    digits
+                if (
+                    not (13 <= len(digits) <= 19 and luhn_ok(digits))
+                    or _looks_like_date_run(digits)
+                    or _looks_like_laugh(digits)
                 ):
                     return found
             self.counts[name] += 1
@@ -136,7 +141,7 @@ class Redactor:
 
     def redact_array(self, texts: pa.Array) -> pa.Array:
         """`redact` over a column: one RE2 pass finds the few texts that may need it."""
-        pattern = _MAYBE_SOURCE
+        pattern = _MAYBE_RE2
         if self.block and self.block_mode == "replace":
             pattern += "|" + "|".join(re.escape(b) for b in self.block)
         maybe = pc.match_substring_regex(texts, pattern, ignore_case=True)
@@ -155,6 +160,11 @@ class Redactor:
             and self._block_re is not None
             and self._block_re.search(text) is not None
         )
+
+
+def _looks_like_laugh(digits: str) -> bool:
+    """'2333333333333333' (a long laugh) or '8888888888888888' passes Luhn by chance."""
+    return len(set(digits)) == 1 or set(digits) <= {"2", "3"}
 
 
 def _looks_like_date_run(digits: str) -> bool:

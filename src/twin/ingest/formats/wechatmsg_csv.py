@@ -201,9 +201,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 sender = sender or "我"
             else:
                 if _is_wxid(sender):
-                    sender_id = sender
                     wxid_senders += 1
                 sender = sender or chat_name
+                if _is_wxid(sender):  # also a chat named by a wxid, as read_table keys it
+                    sender_id = sender
             timed = local_and_unix(row[8], created) if row[8] else None
             if timed is None:
                 timed = unix_time(created)
@@ -251,7 +252,7 @@ _TYPES = {name: pa.string() for name in HEADER12}
 _TYPES.update(
     Type=pa.int64(),
     SubType=pa.int64(),
-    IsSender=pa.int8(),
+    IsSender=pa.string(),  # only "0" and "1", as the row parser takes it ("01" is a bad row)
     CreateTime=pa.int64(),
     StrTime=pa.timestamp("s"),
 )
@@ -302,10 +303,10 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     first_remark = col("Remark")[0].as_py()
     if first_remark.isdigit() and len(first_remark) >= 15:
         return None  # 0.2.7–0.2.9 rows shifted under a 12-name header
-    is_sender = _numpy(col("IsSender"))
-    if ((is_sender != 0) & (is_sender != 1)).any():
+    is_sender = col("IsSender")
+    if not pc.all(pc.is_in(is_sender, value_set=pa.array(["0", "1"]))).as_py():
         return None
-    me = is_sender == 1
+    me = _numpy(pc.equal(is_sender, "1"))
     type_ = _numpy(col("Type"))
     sub = _numpy(col("SubType").fill_null(0))
     created = _numpy(col("CreateTime")).astype(np.float64)
@@ -337,6 +338,10 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     )
 
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them.
+    if any(
+        pc.any(pc.match_substring(col(c), "\x1f")).as_py() for c in HEADER12[9:11] + ["TalkerId"]
+    ):
+        return None  # the separator below
     stem = source.name.rsplit(".", 1)[0]
     combos = pc.dictionary_encode(
         pc.binary_join_element_wise(col("TalkerId"), col("Remark"), col("NickName"), "\x1f")

@@ -1,0 +1,154 @@
+"""How a conversation becomes the text a model reads, and which tokens are trained on.
+
+Training, chat, eval and serving all render through one ChatFormat saved in the run, so the
+model is always prompted the way it was trained. Three kinds:
+- the tokenizer's own chat template (Qwen, Llama, SmolLM, …);
+- ChatML when the tokenizer has none;
+- ChatGLM2/3's `[Round N]\\n\\n问：…\\n\\n答：…` format (the tutorial's model).
+
+`render_with_mask` returns token ids and a mask that is 1 exactly on the person's own reply
+tokens (and the end-of-turn marker after them, so the model learns to stop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from twin.errors import TwinError
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@dataclass
+class ChatFormat:
+    kind: str  # "template" or "chatglm"
+    template: str | None = None  # Jinja chat template, for kind "template"
+    stop: list[str] = field(default_factory=list)  # text that ends a reply (besides EOS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChatFormat:
+        return cls(kind=d["kind"], template=d.get("template"), stop=list(d.get("stop", [])))
+
+    def render(self, tokenizer, messages: list[dict], add_generation_prompt: bool) -> str:
+        if self.kind == "chatglm":
+            return _render_chatglm(messages, add_generation_prompt)
+        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        return tokenizer.apply_chat_template(
+            msgs,
+            chat_template=self.template,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+        )
+
+
+def choose_format(tokenizer, config=None) -> ChatFormat:
+    """The tokenizer's own template; ChatGLM's format for ChatGLM; ChatML otherwise."""
+    from twin.models import is_chatglm
+
+    if config is not None and is_chatglm(config):
+        return ChatFormat("chatglm", None, [])
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):  # several named templates: take the default
+        template = template.get("default") or next(iter(template.values()))
+    if template:
+        stop = [
+            t for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>") if t in template
+        ]
+        return ChatFormat("template", template, stop)
+    return ChatFormat("template", CHATML, ["<|im_end|>"])
+
+
+def _render_chatglm(messages: list[dict], add_generation_prompt: bool) -> str:
+    """ChatGLM2's build_prompt; a system prompt, which ChatGLM2 has no slot for, goes first."""
+    text = ""
+    turns = [m for m in messages if m["role"] != "system"]
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    if system:
+        text += system[0] + "\n\n"
+    round_no = 0
+    for m in turns:
+        if m["role"] == "user":
+            round_no += 1
+            text += f"[Round {round_no}]\n\n问：{m['content']}\n\n答："
+        else:
+            text += f"{m['content']}\n\n"
+    if not add_generation_prompt and text.endswith("答："):
+        text = text[: -len("答：")]
+    return text
+
+
+def _spans(fmt: ChatFormat, tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """The full text and the character spans of trained replies."""
+    full = fmt.render(tokenizer, messages, add_generation_prompt=False)
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant" or m.get("weight", 1) == 0:
+            continue
+        before = fmt.render(tokenizer, messages[:i], add_generation_prompt=True)
+        through = fmt.render(tokenizer, messages[: i + 1], add_generation_prompt=False)
+        if not (through.startswith(before) and full.startswith(through)):
+            raise TwinError(
+                "the chat template does not render a conversation as a growing prefix, so the "
+                "reply tokens cannot be located; pass a base whose template does (or none: ChatML)"
+            )
+        spans.append((len(before), len(through)))
+    return full, spans
+
+
+def render_with_mask(
+    fmt: ChatFormat, tokenizer, messages: list[dict], max_len: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Token ids of the conversation and a mask that is 1 on trained reply tokens.
+
+    A conversation longer than `max_len` loses its oldest user/assistant pairs first (the
+    system prompt stays), and is cut from the left only if one pair alone is too long.
+    """
+    while True:
+        text, spans = _spans(fmt, tokenizer, messages)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(enc["input_ids"])
+        if fmt.kind == "chatglm" and tokenizer.eos_token_id is not None:
+            ids.append(tokenizer.eos_token_id)  # ChatGLM ends a reply with EOS, not text
+            offsets = list(enc["offset_mapping"]) + [(len(text), len(text))]
+            spans = [(a, b + 1 if b == len(text) else b) for a, b in spans]
+        else:
+            offsets = enc["offset_mapping"]
+        mask = _mask(offsets, spans)
+        if max_len is None or len(ids) <= max_len:
+            return ids, mask
+        body = [m for m in messages if m["role"] != "system"]
+        if len(body) <= 2:
+            return ids[-max_len:], mask[-max_len:]
+        system = [m for m in messages if m["role"] == "system"]
+        messages = system + body[2:]
+
+
+def _mask(offsets, spans: list[tuple[int, int]]) -> list[int]:
+    mask = []
+    j = 0
+    for start, end in offsets:
+        while j < len(spans) and spans[j][1] <= start:
+            j += 1
+        inside = j < len(spans) and start >= spans[j][0] and end <= spans[j][1] and end > start
+        mask.append(1 if inside else 0)
+    return mask
+
+
+def show_mask(tokenizer, ids: list[int], mask: list[int], color: bool = True) -> str:
+    """The tokenization with trained tokens highlighted (green) or, without colour, in [[…]]."""
+    out = []
+    for i, m in zip(ids, mask, strict=True):
+        piece = tokenizer.decode([i])
+        if m:
+            out.append(f"\x1b[42m{piece}\x1b[0m" if color else f"[[{piece}]]")
+        else:
+            out.append(piece)
+    return "".join(out)

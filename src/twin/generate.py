@@ -1,0 +1,166 @@
+"""Replies from a run (or an untuned base), token by token.
+
+Shared by chat, eval and serve: the prompt is rendered with the run's own chat format and system
+prompt, history is trimmed to fit the model's context, and generation runs in a thread that
+feeds a streamer with a timeout, so a crash in generation cannot hang a caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from twin.errors import TwinError
+from twin.runs import RunInfo, load_for_inference
+
+
+@dataclass
+class Settings:
+    temperature: float = 0.7
+    top_p: float = 0.9
+    max_new_tokens: int = 128
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+
+class Generator:
+    """A loaded model that answers conversations in the run's format."""
+
+    def __init__(self, info: RunInfo, device: str = "cpu", model=None, tokenizer=None) -> None:
+        self.info = info
+        if model is None or tokenizer is None:
+            model, tokenizer = load_for_inference(info, device)
+        self.model, self.tokenizer = model, tokenizer
+        self.device = device
+        self._lock = threading.Lock()  # one generation at a time per model
+        cfg = getattr(model, "config", None)
+        limit = getattr(cfg, "max_position_embeddings", None) or 2048
+        tok_limit = getattr(tokenizer, "model_max_length", None)
+        if tok_limit and tok_limit < 10**6:
+            limit = min(limit, tok_limit)
+        self.context = int(limit)
+        prefix = info.train.get("pre_seq_len") if info.method == "ptuning" else 0
+        self.context -= int(prefix or 0)
+
+    def defaults(self) -> Settings:
+        g = self.info.generation
+        return Settings(g.temperature, g.top_p, g.max_new_tokens, g.repetition_penalty)
+
+    def conversation(self, history: list[dict]) -> list[dict]:
+        """The run's system prompt followed by the history (user/assistant turns)."""
+        msgs = [m for m in history if m["role"] in ("user", "assistant")]
+        if self.info.system_prompt:
+            return [{"role": "system", "content": self.info.system_prompt}, *msgs]
+        return msgs
+
+    def prompt_ids(self, history: list[dict], max_new_tokens: int) -> list[int]:
+        """Token ids of the prompt; oldest turns are dropped until it fits the context."""
+        if not history or history[-1]["role"] != "user":
+            raise TwinError("the conversation must end with a user message")
+        fmt = self.info.chat_format
+        msgs = list(history)
+        budget = max(16, self.context - max_new_tokens)
+        while True:
+            text = fmt.render(self.tokenizer, self.conversation(msgs), add_generation_prompt=True)
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(ids) <= budget or len(msgs) <= 1:
+                return ids[-budget:]
+            msgs = msgs[2:] if len(msgs) > 2 else msgs[-1:]
+
+    def stream(
+        self, history: list[dict], settings: Settings | None = None, timeout: float = 120.0
+    ) -> Iterator[str]:
+        """Yield the reply in pieces as they are generated."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        s = settings or self.defaults()
+        ids = self.prompt_ids(history, s.max_new_tokens)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=timeout
+        )
+        kwargs = {
+            "input_ids": torch.tensor([ids], device=self.device),
+            "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=self.device),
+            "max_new_tokens": s.max_new_tokens,
+            "streamer": streamer,
+            "repetition_penalty": s.repetition_penalty,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if s.temperature and s.temperature > 0:
+            kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p)
+        else:
+            kwargs.update(do_sample=False)
+        stops = [x for x in self.info.chat_format.stop if x]
+        eos, text_stops = self._stop_tokens(stops)
+        if eos:
+            kwargs["eos_token_id"] = eos
+        if text_stops:
+            kwargs.update(stop_strings=text_stops, tokenizer=self.tokenizer)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.no_grad():
+                    if s.seed is not None:
+                        torch.manual_seed(s.seed)
+                    self.model.generate(**kwargs)
+            except BaseException as e:  # surfaced to the caller below
+                errors.append(e)
+                streamer.end()
+
+        with self._lock:
+            thread = threading.Thread(target=work, daemon=True)
+            thread.start()
+            pending = ""
+            for piece in streamer:
+                pending += piece
+                cut = _stop_at(pending, stops)
+                if cut is not None:
+                    if pending[:cut]:
+                        yield pending[:cut]
+                    pending = ""
+                    break
+                # hold back text that may be the start of a stop string
+                keep = _partial_stop(pending, stops)
+                if len(pending) > keep:
+                    yield pending[: len(pending) - keep]
+                    pending = pending[len(pending) - keep :]
+            if pending and _stop_at(pending, stops) is None:
+                yield pending
+            thread.join(timeout)
+        if errors:
+            raise RuntimeError(f"generation failed: {errors[0]}") from errors[0]
+
+    def _stop_tokens(self, stops: list[str]) -> tuple[list[int], list[str]]:
+        """Stop strings that are single tokens become end ids (cheap); the rest stay strings."""
+        tok = self.tokenizer
+        eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+        rest = []
+        for s in stops:
+            tid = tok.convert_tokens_to_ids(s)
+            if isinstance(tid, int) and tid != tok.unk_token_id and tok.decode([tid]) == s:
+                eos.append(tid)
+            else:
+                rest.append(s)
+        return sorted(set(eos)), rest
+
+    def reply(self, history: list[dict], settings: Settings | None = None) -> str:
+        return "".join(self.stream(history, settings)).strip()
+
+
+def _stop_at(text: str, stops: list[str]) -> int | None:
+    found = [text.find(s) for s in stops if s in text]
+    return min(found) if found else None
+
+
+def _partial_stop(text: str, stops: list[str]) -> int:
+    """Length of the longest suffix of `text` that starts some stop string."""
+    best = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:n]):
+                best = max(best, n)
+                break
+    return best

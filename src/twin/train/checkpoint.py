@@ -1,0 +1,80 @@
+"""Checkpoints that a crash cannot corrupt, and that `--resume` continues from exactly.
+
+A checkpoint is written to a temporary folder and renamed into place; `latest` names the newest
+complete one. Weights are safetensors; optimizer and scheduler states are loaded with
+`torch.load(weights_only=True)`, never as arbitrary pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from peft import get_peft_model_state_dict, set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
+
+from twin.errors import TwinError
+
+
+def save_adapter(model, folder: Path) -> None:
+    """A standard PEFT adapter folder (adapter_config.json + adapter_model.safetensors)."""
+    model.save_pretrained(folder, safe_serialization=True)
+
+
+def save_checkpoint(
+    root: Path, step: int, model, optimizer, scheduler, state: dict, keep: int
+) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step}"
+    tmp = root / f".tmp-step-{step}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_adapter(model, tmp)
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    torch.save({"torch": torch.get_rng_state()}, tmp / "rng.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    pointer = root / ".latest.tmp"
+    pointer.write_text(final.name, encoding="utf-8")
+    os.replace(pointer, root / "latest")
+    steps = sorted(
+        (p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1])
+    )
+    for old in steps[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    pointer = root / "latest"
+    if not pointer.is_file():
+        return None
+    path = root / pointer.read_text(encoding="utf-8").strip()
+    return path if (path / "trainer_state.json").is_file() else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
+    """Restore weights, optimizer, scheduler and RNG; returns the trainer state."""
+    try:
+        weights = load_file(str(path / "adapter_model.safetensors"))
+        set_peft_model_state_dict(model, weights)
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(path / "rng.pt", weights_only=True)["torch"])
+        return json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, RuntimeError, ValueError, KeyError) as e:
+        raise TwinError(f"{path}: cannot resume from this checkpoint ({e})") from e
+
+
+def adapter_weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+def save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
+    save_file(weights, str(path))

@@ -1,0 +1,101 @@
+"""Fine-tune a chat model on a dataset folder (from `twin build`) so it replies like you.
+
+Offline by default: --base default is the embedded SmolLM2-135M-Instruct (English-centric; for
+Chinese, use a Qwen model such as Qwen/Qwen2.5-0.5B-Instruct). Writes a standard PEFT adapter
+plus everything chat/serve/eval need into the run folder. Ctrl-C saves a checkpoint; --resume
+continues from it. Several processes: torchrun --nproc-per-node 2 -m twin train …
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET_DIR", help="folder written by `twin build`")
+    p.add_argument("--base", help="default | HUB_ID | DIR | FILE.gguf (default: default)")
+    p.add_argument(
+        "--method",
+        choices=["lora", "qlora", "ptuning"],
+        help="lora (default), qlora (CUDA), ptuning (P-tuning v2)",
+    )
+    p.add_argument(
+        "-o", "--output", default="run", metavar="RUN_DIR", help="run folder (default: run)"
+    )
+    steps = p.add_mutually_exclusive_group()
+    steps.add_argument("--max-steps", type=int, help="optimizer steps to run")
+    steps.add_argument("--epochs", type=float, help="passes over the training set (default 1)")
+    p.add_argument("--lr", type=float, help="learning rate (default: 2e-4 LoRA, 2e-2 P-tuning)")
+    p.add_argument("--rank", type=int, help="LoRA rank (default 8)")
+    p.add_argument("--max-len", type=int, help="tokens per sample (default 1024)")
+    p.add_argument("--batch", type=int, help="samples per step per process (default 4)")
+    p.add_argument("--accum", type=int, help="gradient accumulation steps (default 4)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], help="default auto")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run folder's last checkpoint"
+    )
+    p.add_argument("--config", metavar="TOML", help="a twin.toml with a [train] table")
+    p.add_argument(
+        "--show-mask",
+        action="store_true",
+        help="print the first sample with its trained tokens highlighted, and exit",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from twin.train.config import load_train_config
+
+    cfg = load_train_config(
+        args.config,
+        {
+            "base": args.base,
+            "method": args.method,
+            "max_steps": args.max_steps,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "rank": args.rank,
+            "max_len": args.max_len,
+            "batch": args.batch,
+            "accum": args.accum,
+            "precision": args.precision,
+        },
+    )
+    if args.show_mask:
+        return _show_mask(args.dataset, cfg)
+    from twin.train.loop import train
+
+    result = train(args.dataset, args.output, cfg, resume=args.resume)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"Trained {args.output}: {result['steps']} steps in {result['seconds']:.0f} s ({result['stopped']})"
+        )
+        if "first_train_loss" in result:
+            print(
+                f"  train loss {result['first_train_loss']:.3f} -> {result['final_train_loss']:.3f}"
+            )
+        if result.get("best_dev_loss") is not None:
+            print(f"  best dev loss {result['best_dev_loss']:.3f} at step {result['best_step']}")
+        print(f"  adapter: {result.get('adapter')}; loss curve: {args.output}/loss.png")
+        print(f"  try it: twin chat {args.output}")
+    return 0
+
+
+def _show_mask(dataset: str, cfg) -> int:
+    import sys
+
+    from twin.chat_format import choose_format, render_with_mask, show_mask
+    from twin.models import load_config, load_tokenizer, resolve_base
+    from twin.train.data import read_dataset
+
+    ref = resolve_base(cfg.base)
+    tok = load_tokenizer(ref)
+    fmt = choose_format(tok, load_config(ref))
+    train, _, _ = read_dataset(dataset)
+    ids, mask = render_with_mask(fmt, tok, train[0], cfg.max_len)
+    print(show_mask(tok, ids, mask, color=sys.stdout.isatty()))
+    print(
+        f"\n{sum(mask)} of {len(ids)} tokens trained (highlighted{'' if sys.stdout.isatty() else ' as [[…]]'})"
+    )
+    return 0
