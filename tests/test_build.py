@@ -17,6 +17,7 @@ from conftest import read_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from twin.cli import main
 from twin.dataset import conversations as conv
 from twin.dataset.text import estimate_tokens
 
@@ -440,6 +441,19 @@ def test_min_reply_chars_is_configurable(build):
     assert b.weights() == [[None, None]]
 
 
+def test_replies_longer_than_max_reply_chars_are_context_only(build):
+    b = build(
+        [
+            msg(0, "q1"),
+            msg(1, "a pasted wall of text", me=True),
+            msg(2, "q2"),
+            msg(3, "short", me=True),
+        ],
+        config="max_reply_chars = 10\n",
+    )
+    assert b.weights() == [[None, 0, None, None]]
+
+
 def test_duplicate_samples_are_dropped(build):
     b = build(
         [
@@ -520,7 +534,7 @@ _config = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=50,
+    max_examples=35,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -584,10 +598,19 @@ def test_books_for_a_mixed_input(build):
         msg(401, "hello back", me=True),  # a duplicate of the one before
         msg(0, "hey", chat="g", sender="Carol", group=True),
         msg(1, "yo", chat="g", me=True, group=True),
+        msg(500, "the secret plan"),
+        msg(501, "tell nobody", me=True),
+        msg(600, "short one"),
+        msg(601, "k", me=True),
+        msg(700, "long one"),
+        msg(701, "a reply much too long for the budget " * 20, me=True),
     ]
-    b = build(messages, config='block = ["secret"]\nblock_mode = "drop"\n')
+    b = build(messages, config='block = ["secret"]\nblock_mode = "drop"\nmax_tokens = 120\n')
     assert b.stats["messages"]["input"] == len(messages)
     assert set(b.dropped) == {
+        conv.BLOCKED,
+        conv.NOTHING_TO_LEARN,
+        conv.TOO_LONG,
         conv.SYSTEM,
         conv.RECALL,
         conv.OPENER,
@@ -860,6 +883,26 @@ def test_failed_build_keeps_the_previous_dataset(build, tmp_path, fails):
     bad = write_messages(tmp_path / "bad.jsonl", [msg(0, "hi there"), msg(1, "yo")])
     fails(bad, out=good.folder)
     assert (good.folder / "train.jsonl").read_bytes() == before
+
+
+def test_failed_build_with_the_report_on_leaves_nothing(tmp_path, capfd):
+    """The report is drawn in a forked process: a failing build must stop it before removing
+    the folder it draws into (it used to print the drawing's traceback after the error)."""
+    src = write_messages(tmp_path / "m.jsonl", [msg(0, "hi there"), msg(1, "k", me=True)])
+    parent = tmp_path / "out"
+    parent.mkdir()
+    code = main(["build", str(src), "-o", str(parent / "ds")])
+    err = capfd.readouterr().err  # file descriptors: the drawing process writes there too
+    assert code == 1
+    assert "no training samples" in err and "Traceback" not in err
+    assert list(parent.iterdir()) == []
+
+
+def test_failed_build_removes_the_folders_it_made_for_the_output(tmp_path, twin):
+    src = write_messages(tmp_path / "m.jsonl", [msg(0, "hi there"), msg(1, "k", me=True)])
+    r = twin("build", src, "-o", tmp_path / "new" / "deeper" / "ds", "--no-report")
+    assert r.code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl"]
 
 
 def test_no_samples_at_all_is_an_error(tmp_path, fails):

@@ -331,7 +331,7 @@ def content_of(type_: int, sub: int, text: str) -> str:
 
 
 @settings(
-    max_examples=60,
+    max_examples=35,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -307,7 +307,7 @@ _text = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     texts=st.lists(_text, max_size=12),
     allow=st.sampled_from([[], ["13812345678"]]),

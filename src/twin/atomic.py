@@ -35,11 +35,13 @@ def atomic_write(
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Build a directory under a temp name and move it into place only if the block succeeds.
 
-    An existing directory at `path` is replaced only after the new one is complete.
+    An existing directory at `path` is replaced only after the new one is complete; on failure,
+    parent folders made for it are removed again.
     """
     import shutil
 
     path = Path(path)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]  # innermost first
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
@@ -55,4 +57,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for p in made:
+            with contextlib.suppress(OSError):
+                p.rmdir()
         raise

@@ -132,7 +132,13 @@ def build(
     worker = ReportWorker() if report else None
     try:
         with atomic_dir(out) as tmp:
-            return _build(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker, started)
+            try:
+                return _build(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker, started)
+            except BaseException:
+                # Stop the drawing before the folder it draws into is removed.
+                if worker is not None:
+                    worker.abort()
+                raise
     finally:
         if worker is not None:
             worker.cancel()
@@ -394,6 +400,12 @@ class ReportWorker:
             raise RuntimeError(
                 f"drawing the report failed (exit {self._process.exitcode}); see the error above"
             )
+
+    def abort(self) -> None:
+        """Stop at once: the build failed, and nothing the worker draws is wanted."""
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join()
 
     def cancel(self) -> None:
         if self._process is not None and self._process.is_alive():
