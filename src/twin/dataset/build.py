@@ -54,6 +54,14 @@ class BuildData:
     sample_tokens: list[int] = field(default_factory=list)
 
 
+def _is_dataset(folder: Path) -> bool:
+    """A folder `twin build` wrote (and may therefore replace)."""
+    try:
+        return "twin_build" in json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def _my_name(table: MessageTable) -> str | None:
     for name, _ in table.sender_counts(me=True):
         if name.strip().casefold() not in _GENERIC_ME:
@@ -123,9 +131,7 @@ def build(
     """Build the dataset folder; returns the stats written to stats.json."""
     started = time.perf_counter()
     out = Path(out_dir)
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / "stats.json").exists())
-    ):
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
         raise TwinError(
             f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
         )

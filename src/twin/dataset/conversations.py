@@ -11,6 +11,7 @@ Python touches only the messages that end up in samples.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -153,9 +154,11 @@ def conversations(
         return _no_turns()
     src = rows[picked]
     p_role = role[picked]
-    texts = _message_texts(table, src, p_role, placeholders, cfg.groups)
+    texts = _message_texts(table, src, placeholders)
     if clean is not None:
         texts = clean(texts)
+    if cfg.groups:
+        texts = _with_speakers(table, src, p_role, texts)
 
     # Turns: consecutive picked messages with one turn id, joined by newlines in one Arrow call.
     p_turn = turn_id[picked]
@@ -198,15 +201,9 @@ def _no_turns() -> Turns:
     )
 
 
-def _message_texts(
-    table: MessageTable,
-    rows: np.ndarray,
-    mine: np.ndarray,
-    placeholders: dict[str, str],
-    groups: bool,
-) -> pa.Array:
+def _message_texts(table: MessageTable, rows: np.ndarray, placeholders: dict[str, str]) -> pa.Array:
     """Each message as it reads in a turn: text stripped, media as [image] (+ caption),
-    forwarded text marked, and in group chats others' messages prefixed with their name."""
+    forwarded text marked."""
     text = pc.utf8_trim_whitespace(table.take_text(rows))
     kind = table.kind[rows]
     media = kind != KIND_CODE["text"]
@@ -221,12 +218,32 @@ def _message_texts(
     if forwarded.any():
         marked = pc.binary_join_element_wise(pa.scalar(placeholders["forwarded"]), text, " ")
         text = pc.if_else(pa.array(forwarded), marked, text)
-    if groups:
-        in_group = table.chat_group[table.chat[rows]] & ~mine
-        if in_group.any():
-            named = pc.binary_join_element_wise(table.take_sender(rows), text, ": ")
-            text = pc.if_else(pa.array(in_group), named, text)
     return text
+
+
+def _with_speakers(
+    table: MessageTable, rows: np.ndarray, mine: np.ndarray, text: pa.Array
+) -> pa.Array:
+    """In group chats, others' messages as "Name: text" (after redaction, so names survive).
+
+    Senders known only by an account id (wxid_…) get a stable pseudonym instead: the id is
+    personal, and redacting it would make every such speaker the same <WECHAT_ID>.
+    """
+    in_group = table.chat_group[table.chat[rows]] & ~mine
+    if not in_group.any():
+        return text
+    names = table.take_sender(rows)
+    encoded = names.dictionary_encode()
+    labels = [_speaker(n) for n in encoded.dictionary.to_pylist()]
+    names = pa.array(labels, pa.string()).take(encoded.indices)
+    named = pc.binary_join_element_wise(names, text, ": ")
+    return pc.if_else(pa.array(in_group), named, text)
+
+
+def _speaker(name: str) -> str:
+    if name.startswith("wxid_") or name.endswith("@chatroom") or name.isdigit():
+        return "member-" + hashlib.blake2b(name.encode("utf-8"), digest_size=2).hexdigest()
+    return name
 
 
 def windows(

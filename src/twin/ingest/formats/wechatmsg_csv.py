@@ -202,7 +202,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             else:
                 if _is_wxid(sender):
                     wxid_senders += 1
-                sender = sender or chat_name
+                # an empty Sender cell is the friend of a 1:1 chat, named as the filled ones are
+                sender = sender or nick or chat_name
                 if _is_wxid(sender):  # also a chat named by a wxid, as read_table keys it
                     sender_id = sender
             timed = local_and_unix(row[8], created) if row[8] else None
@@ -368,7 +369,9 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     me_arr = pa.array(me)
     if pc.any(blank).as_py():
         chat_name_col = pa.array(chat_names, pa.string()).take(pa.array(chat))
-        sender = pc.if_else(blank, pc.if_else(me_arr, "我", chat_name_col), sender_col)
+        nick = col("NickName")
+        friend = pc.if_else(pc.equal(nick, ""), chat_name_col, nick)
+        sender = pc.if_else(blank, pc.if_else(me_arr, "我", friend), sender_col)
     else:
         sender = sender_col
     wxid = pc.and_(
