@@ -7,6 +7,7 @@ feeds a streamer with a timeout, so a crash in generation cannot hang a caller.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class Generator:
     ) -> Iterator[str]:
         """Yield the reply in pieces as they are generated."""
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         s = settings or self.defaults()
         ids = self.prompt_ids(history, s.max_new_tokens)
@@ -98,6 +99,10 @@ class Generator:
             kwargs["eos_token_id"] = eos
         if text_stops:
             kwargs.update(stop_strings=text_stops, tokenizer=self.tokenizer)
+        # Set when the caller stops reading (Ctrl-C in chat, a closed page): generation stops
+        # at the next token instead of running on in the background.
+        cancel = threading.Event()
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -113,23 +118,28 @@ class Generator:
         with self._lock:
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
-            pending = ""
-            for piece in streamer:
-                pending += piece
-                cut = _stop_at(pending, stops)
-                if cut is not None:
-                    if pending[:cut]:
-                        yield pending[:cut]
-                    pending = ""
-                    break
-                # hold back text that may be the start of a stop string
-                keep = _partial_stop(pending, stops)
-                if len(pending) > keep:
-                    yield pending[: len(pending) - keep]
-                    pending = pending[len(pending) - keep :]
-            if pending and _stop_at(pending, stops) is None:
-                yield pending
-            thread.join(timeout)
+            try:
+                pending = ""
+                for piece in streamer:
+                    pending += piece
+                    cut = _stop_at(pending, stops)
+                    if cut is not None:
+                        if pending[:cut]:
+                            yield pending[:cut]
+                        pending = ""
+                        break
+                    # hold back text that may be the start of a stop string
+                    keep = _partial_stop(pending, stops)
+                    if len(pending) > keep:
+                        yield pending[: len(pending) - keep]
+                        pending = pending[len(pending) - keep :]
+                if pending and _stop_at(pending, stops) is None:
+                    yield pending
+            except queue.Empty:
+                raise RuntimeError(f"generation timed out (no token for {timeout:g} s)") from None
+            finally:
+                cancel.set()
+                thread.join(timeout)
         if errors:
             raise RuntimeError(f"generation failed: {errors[0]}") from errors[0]
 
@@ -148,6 +158,20 @@ class Generator:
 
     def reply(self, history: list[dict], settings: Settings | None = None) -> str:
         return "".join(self.stream(history, settings)).strip()
+
+
+class _Cancelled:
+    """A stopping criterion that ends generation once `event` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
 
 
 def _stop_at(text: str, stops: list[str]) -> int | None:

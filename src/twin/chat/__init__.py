@@ -1,0 +1,1 @@
+"""`twin chat`: talk to a run (or an untuned base) in the terminal."""

@@ -1,0 +1,125 @@
+"""Chat with your clone in the terminal, using the run's own template, system prompt and settings.
+
+Replies stream as they are generated; the conversation is remembered (the oldest turns are
+dropped when it no longer fits the model's context). Type /help in the chat for commands.
+--prompt TEXT answers once and exits, printing only the reply (for scripts).
+--base MODEL (without a run) chats with the untuned model, to hear the difference training made.
+
+Temperature: lower is more precise and repeatable (0 always picks the likeliest word), higher
+is more creative and varied (around 0.7 sounds natural; above 1.2 rambles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", nargs="?", metavar="RUN_DIR", help="run folder from `twin train`")
+    p.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="chat with an untuned model instead of a run: default | HUB_ID | DIR | FILE.gguf",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="lower = more precise, higher = more creative; 0 = greedy (default: the run's, 0.7)",
+    )
+    p.add_argument(
+        "--top-p",
+        type=float,
+        metavar="P",
+        help="sample only from the likeliest words making up P of the probability (default: the run's)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="longest reply in tokens (default: the run's)",
+    )
+    p.add_argument("--prompt", metavar="TEXT", help="answer this one message and exit")
+    p.add_argument("--seed", type=int, help="make replies reproducible (same input, same reply)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from twin.chat.session import Session
+    from twin.errors import TwinError
+
+    if args.run and args.base:
+        raise TwinError(
+            "give a RUN_DIR or --base MODEL, not both (a run already names its base model)"
+        )
+    if not args.run and not args.base:
+        raise TwinError(
+            "nothing to chat with: give a RUN_DIR (made by `twin train`), "
+            "or --base MODEL to try an untuned model (--base default: the embedded one)"
+        )
+    if args.temperature is not None and args.temperature < 0:
+        raise TwinError("--temperature must be >= 0")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise TwinError("--top-p must be in (0, 1]")
+    if args.max_new_tokens is not None and args.max_new_tokens < 1:
+        raise TwinError("--max-new-tokens must be >= 1")
+    if args.prompt is not None and not args.prompt.strip():
+        raise TwinError("--prompt is empty")
+
+    gen = _load(args.run, args.base)
+    settings = gen.defaults()
+    changes = {
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
+    }
+    settings = replace(settings, **{k: v for k, v in changes.items() if v is not None})
+    name = "base" if args.run is None else None
+    session = Session(gen, settings, name=name)
+
+    if args.prompt is not None:
+        if session.ask(args.prompt.strip()) is None:
+            return 1
+        return 0
+
+    info = gen.info
+    if info.folder:
+        print(
+            f"Chatting with {info.name or 'your clone'} (run {info.folder}, base {info.base().display})."
+        )
+    else:
+        print(f"Chatting with {info.base().display}, untuned.")
+    print(f"{session.describe_settings()}. /help for commands, /quit or Ctrl-D to leave.")
+    if sys.stdin.isatty():
+        import contextlib
+
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (line editing and ↑ for earlier lines in input())
+    session.loop()
+    return 0
+
+
+def _load(run_dir: str | None, base: str | None):
+    """A Generator for the run or the base, with load problems as TwinErrors."""
+    import warnings
+
+    from twin.errors import TwinError
+    from twin.generate import Generator
+    from twin.runs import base_info, read_run
+
+    info = read_run(run_dir) if run_dir else base_info(str(base))
+    print(f"loading {info.label} …", file=sys.stderr, flush=True)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the chat
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return Generator(info)
+    except TwinError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise TwinError(f"{info.label}: could not load the model ({e})") from e

@@ -1,0 +1,97 @@
+"""Measure how much each run sounds like you, on held-out conversations of your dataset.
+
+For each run (or checkpoint: RUN/checkpoints/step-N, to pick the step that sounds most like you)
+and the untuned base model as a baseline: dev loss and perplexity; replies to N seeded dev
+prompts scored against your real replies (BLEU-4, ROUGE-1/2/L, distinct-1/2, a style
+fingerprint distance); and a privacy probe that asks for phone numbers, addresses and the like.
+Writes EVAL_DIR/eval.json and EVAL_DIR/eval.html (open it in a browser) and prints a summary.
+The same --seed gives the same prompts and the same replies.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders from `twin train`, or their checkpoints/step-N folders",
+    )
+    p.add_argument(
+        "--data", required=True, metavar="DATASET_DIR", help="dataset folder (uses dev.jsonl)"
+    )
+    p.add_argument(
+        "--samples",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="dev prompts to generate replies for (default 20)",
+    )
+    p.add_argument(
+        "-o", "--output", default="eval", metavar="EVAL_DIR", help="output folder (default: eval)"
+    )
+    p.add_argument(
+        "--base-model",
+        metavar="SPEC|none",
+        help="baseline model (default: the first run's base; 'none' for no baseline)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="picks the prompts and seeds the replies")
+    p.add_argument(
+        "--loss-samples",
+        type=int,
+        default=200,
+        metavar="N",
+        help="dev conversations for dev loss (default 200, as training; 0 = all)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help="sampling temperature for every system (default: the run's; 0 = greedy)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=_positive,
+        metavar="N",
+        help="longest reply in tokens (default: the run's)",
+    )
+    p.add_argument("--no-privacy", action="store_true", help="skip the privacy probe")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from twin.errors import TwinError
+    from twin.eval.evaluate import run_eval
+    from twin.eval.report import summary_table
+
+    if args.temperature is not None and args.temperature < 0:
+        raise TwinError("--temperature must be >= 0")
+    report = run_eval(
+        args.runs,
+        args.data,
+        args.output,
+        samples=args.samples,
+        base_model=args.base_model,
+        seed=args.seed,
+        loss_samples=max(0, args.loss_samples),
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        probe=not args.no_privacy,
+    )
+    print(summary_table(report))
+    out = Path(args.output)
+    print(f"\nwrote {out / 'eval.json'} and {out / 'eval.html'} (open it in a browser)")
+    return 0

@@ -1,0 +1,245 @@
+"""`twin chat`: a real terminal session on the tiny trained run, one-shot and base modes, and the
+chat loop's behaviour on failures (with a stand-in generator, no model)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pexpect
+import pytest
+
+from twin.chat.session import HELP, Session, strip_stream
+from twin.generate import Settings
+
+
+def _spawn(*args: str, cwd) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "twin", "chat", *args],
+        cwd=str(cwd),
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(50, 200),
+    )
+
+
+def test_terminal_session_with_every_command(tiny_run, tmp_path):
+    c = _spawn(str(tiny_run), "--max-new-tokens", "8", "--seed", "1", cwd=tmp_path)
+    try:
+        c.expect("Chatting with Bob")
+        c.expect("temperature 0.7 · top_p 0.9 · max 8 new tokens · seed 1")
+        c.expect_exact("you> ")
+
+        def send(line: str) -> str:
+            c.sendline(line)
+            c.expect_exact("you> ")
+            return c.before
+
+        assert "Bob> " in send("hello there")
+        assert "/temp" in send("/help") and "lower is more precise" in c.before
+        history = send("/history")
+        assert "(system) You are Bob." in history and "you: hello there" in history
+        assert "temperature 0.2" in send("/temp 0.2")
+        assert "must be a number from 0 to 5" in send("/temp hot")
+        assert "temperature 0.2 · top_p 0.9" in send("/temp")
+        assert "top_p 0.5" in send("/top_p 0.5")
+        assert "replies up to 6 tokens" in send("/max 6")
+        assert "seed off" in send("/seed off")
+        assert "Bob> " in send("how are you")
+        assert "unknown command /bogus" in send("/bogus")
+        assert "saved 4 messages to out/chat.json" in send("/save out/chat.json")
+        assert "conversation cleared" in send("/reset")
+        assert "(no messages yet)" in send("/history")
+        c.sendline(
+            "/quit"
+        )  # Ctrl-D (EOF) ends the same way: test_loop_ends_on_eof_and_keeps_history
+        c.expect(pexpect.EOF)
+    finally:
+        c.close()
+    assert c.exitstatus == 0
+    saved = json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))
+    assert [m["role"] for m in saved["messages"]] == ["user", "assistant"] * 2
+    assert saved["messages"][0]["content"] == "hello there"
+    assert saved["messages"][2]["content"] == "how are you"
+    assert saved["settings"] == {
+        "temperature": 0.2,
+        "top_p": 0.5,
+        "max_new_tokens": 6,
+        "repetition_penalty": 1.0,
+        "seed": None,
+    }
+    assert saved["system_prompt"] == "You are Bob."
+    assert saved["run"] == str(tiny_run.resolve())
+
+
+def test_prompt_mode_prints_only_the_reply(twin, tiny_run):
+    args = ("chat", tiny_run, "--prompt", "hello there", "--max-new-tokens", "10", "--seed", "7")
+    first = twin(*args)
+    assert first.code == 0, first.err
+    assert first.out.endswith("\n")
+    assert "you>" not in first.out and "Chatting" not in first.out and "loading" not in first.out
+    again = twin(*args)
+    assert again.out == first.out  # the same seed, the same reply
+
+
+def test_prompt_mode_greedy_matches_generator(twin, tiny_run):
+    from twin.generate import Generator
+    from twin.runs import read_run
+
+    r = twin(
+        "chat", tiny_run, "--prompt", "how are you", "--temperature", "0", "--max-new-tokens", "6"
+    )
+    assert r.code == 0, r.err
+    expected = Generator(read_run(tiny_run)).reply(
+        [{"role": "user", "content": "how are you"}], Settings(0, 0.9, 6)
+    )
+    assert r.out == expected + "\n"
+
+
+def test_base_mode(twin, tiny_model):
+    r = twin("chat", "--base", tiny_model, "--prompt", "hello there", "--max-new-tokens", "6")
+    assert r.code == 0, r.err
+    assert "untuned" in r.err  # what was loaded is said on stderr, not in the reply
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "nothing to chat with"),
+        (("{tmp}",), "not a twin run"),
+        (("{tmp}/nope",), "no such run folder"),
+        (("{run}", "--base", "default"), "not both"),
+        (("{run}", "--temperature", "-1"), "--temperature must be >= 0"),
+        (("{run}", "--top-p", "1.5"), "--top-p must be in (0, 1]"),
+        (("{run}", "--prompt", "  "), "--prompt is empty"),
+    ],
+)
+def test_friendly_errors(twin, tiny_run, tmp_path, args, message):
+    r = twin("chat", *(a.format(tmp=tmp_path, run=tiny_run) for a in args))
+    assert r.code == 1
+    assert message in r.err
+    assert "Traceback" not in r.err
+
+
+# --- the loop, with a stand-in for the model
+
+
+class FakeInfo:
+    name = "Bob"
+    system_prompt = "Be Bob."
+    folder = None
+    base_spec = "fake"
+
+
+class FakeGenerator:
+    """Replies with scripted pieces; a piece that is an exception is raised instead."""
+
+    def __init__(self, *replies):
+        self.info = FakeInfo()
+        self.replies = list(replies)
+        self.seen: list[list[dict]] = []
+
+    def stream(self, history, settings):
+        self.seen.append([dict(m) for m in history])
+        for piece in self.replies.pop(0):
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+
+
+def _session(gen) -> tuple[Session, io.StringIO, io.StringIO]:
+    out, err = io.StringIO(), io.StringIO()
+    return Session(gen, Settings(), out=out, err=err), out, err
+
+
+def test_loop_ends_on_eof_and_keeps_history():
+    gen = FakeGenerator([" hi", " there "], ["fine"])
+    s, out, _ = _session(gen)
+    script = iter(["hello", "how are you"])
+
+    def read(prompt):
+        try:
+            return next(script)
+        except StopIteration:
+            raise EOFError from None
+
+    s.loop(read)
+    assert "Bob> hi there\n" in out.getvalue()
+    assert gen.seen[1] == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi there"},
+        {"role": "user", "content": "how are you"},
+    ]
+
+
+def test_generation_failure_is_friendly_and_forgets_the_message():
+    gen = FakeGenerator(["ok"], ["par", RuntimeError("generation failed: boom")])
+    s, _, err = _session(gen)
+    s.ask("first")
+    assert s.ask("second") is None
+    assert "error: generation failed: boom" in err.getvalue()
+    assert [m["content"] for m in s.history] == ["first", "ok"]
+
+
+def test_ctrl_c_stops_the_reply_and_keeps_what_was_said():
+    gen = FakeGenerator(["so ", "far", KeyboardInterrupt()])
+    s, out, _ = _session(gen)
+    assert s.ask("hi") == "so far"
+    assert out.getvalue().endswith("so far [stopped]\n")
+    assert s.history[-1] == {"role": "assistant", "content": "so far"}
+
+
+def test_double_slash_sends_text_and_help_mentions_temperature():
+    gen = FakeGenerator(["yes"])
+    s, out, _ = _session(gen)
+    lines = iter(["//etc is a folder", "/help", "/quit"])
+    s.loop(lambda prompt: next(lines))
+    assert gen.seen[0][-1]["content"] == "/etc is a folder"
+    assert HELP in out.getvalue()
+    assert "lower is more precise" in HELP and "higher is more creative" in HELP
+
+
+def test_save_to_unwritable_place_is_friendly(tmp_path):
+    s, out, _ = _session(FakeGenerator())
+    (tmp_path / "file").write_text("x")
+    assert s.command(f"/save {tmp_path}/file/inside.json")
+    assert "could not save" in out.getvalue()
+    assert s.command("/save")
+    assert "usage: /save FILE" in out.getvalue()
+
+
+def test_strip_stream():
+    assert "".join(strip_stream(["  ", " a", " b ", " ", "\n"])) == "a b"
+    assert list(strip_stream(["x ", " ", "y"])) == ["x", "  y"]
+    assert list(strip_stream([" ", "\n"])) == []
+
+
+def test_closing_a_reply_stops_generation(tiny_run):
+    """Ctrl-C in chat closes the reply stream: the model must stop, not run on to the end."""
+    from twin.generate import Generator
+    from twin.runs import read_run
+
+    gen = Generator(read_run(tiny_run))
+    eos = gen.tokenizer.eos_token_id
+    calls = []
+
+    def no_end(module, args, out):  # never end on its own: only cancelling can stop it early
+        calls.append(1)
+        out.logits[..., eos] = float("-inf")
+        return out
+
+    handle = gen.model.register_forward_hook(no_end)
+    try:
+        stream = gen.stream([{"role": "user", "content": "hello"}], Settings(1.0, 1.0, 300))
+        next(stream)
+        stream.close()
+        stopped_at = len(calls)
+        assert stopped_at < 300
+        import time
+
+        time.sleep(0.2)
+        assert len(calls) == stopped_at  # nothing runs on in the background
+    finally:
+        handle.remove()
