@@ -82,6 +82,10 @@ def _render_chatglm(messages: list[dict], add_generation_prompt: bool) -> str:
             text += f"{m['content']}\n\n"
     if not add_generation_prompt and text.endswith("答："):
         text = text[: -len("答：")]
+    if not add_generation_prompt and turns and turns[-1]["role"] == "assistant":
+        text = text[
+            : -len("\n\n")
+        ]  # a final reply ends with EOS (added when tokenizing), as in ChatGLM's own training
     return text
 
 
@@ -99,8 +103,22 @@ def _spans(fmt: ChatFormat, tokenizer, messages: list[dict]) -> tuple[str, list[
                 "the chat template does not render a conversation as a growing prefix, so the "
                 "reply tokens cannot be located; pass a base whose template does (or none: ChatML)"
             )
-        spans.append((len(before), len(through)))
+        spans.append(
+            (len(before), len(before) + _reply_end(fmt, tokenizer, through[len(before) :]))
+        )
     return full, spans
+
+
+def _reply_end(fmt: ChatFormat, tokenizer, reply: str) -> int:
+    """Length of the trained part of a rendered reply: up to its end-of-turn marker.
+
+    What a template writes after the marker (ChatML's newline, ChatGLM's blank line between
+    rounds) is formatting, not something the model should learn to say.
+    """
+    markers = [s for s in [*fmt.stop, getattr(tokenizer, "eos_token", None)] if s and s in reply]
+    if markers:
+        return max(reply.rfind(s) + len(s) for s in markers)
+    return len(reply.rstrip("\n"))
 
 
 def render_with_mask(
@@ -113,15 +131,11 @@ def render_with_mask(
     """
     while True:
         text, spans = _spans(fmt, tokenizer, messages)
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = list(enc["input_ids"])
+        ids, mask = _encode(tokenizer, text, spans)
         if fmt.kind == "chatglm" and tokenizer.eos_token_id is not None:
-            ids.append(tokenizer.eos_token_id)  # ChatGLM ends a reply with EOS, not text
-            offsets = list(enc["offset_mapping"]) + [(len(text), len(text))]
-            spans = [(a, b + 1 if b == len(text) else b) for a, b in spans]
-        else:
-            offsets = enc["offset_mapping"]
-        mask = _mask(offsets, spans)
+            # ChatGLM ends a reply with EOS, not text: trained when the sample ends on a reply
+            ids.append(tokenizer.eos_token_id)
+            mask.append(1 if spans and spans[-1][1] == len(text) else 0)
         if max_len is None or len(ids) <= max_len:
             return ids, mask
         body = [m for m in messages if m["role"] != "system"]
@@ -129,6 +143,27 @@ def render_with_mask(
             return ids[-max_len:], mask[-max_len:]
         system = [m for m in messages if m["role"] == "system"]
         messages = system + body[2:]
+
+
+def _encode(tokenizer, text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Token ids of `text` and the mask of tokens inside `spans`.
+
+    Fast tokenizers give character offsets. Python ones (ChatGLM's and other remote-code
+    tokenizers) do not: there the text is encoded piece by piece, cut at the span edges, as
+    ChatGLM's own fine-tuning script encodes prompt and reply separately.
+    """
+    if getattr(tokenizer, "is_fast", False):
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(enc["input_ids"]), _mask(enc["offset_mapping"], spans)
+    cuts = sorted({0, len(text), *(x for span in spans for x in span)})
+    ids: list[int] = []
+    mask: list[int] = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        piece = tokenizer(text[a:b], add_special_tokens=False)["input_ids"] if b > a else []
+        inside = any(start <= a and b <= end for start, end in spans)
+        ids += piece
+        mask += [1 if inside else 0] * len(piece)
+    return ids, mask
 
 
 def _mask(offsets, spans: list[tuple[int, int]]) -> list[int]:
@@ -145,10 +180,15 @@ def _mask(offsets, spans: list[tuple[int, int]]) -> list[int]:
 def show_mask(tokenizer, ids: list[int], mask: list[int], color: bool = True) -> str:
     """The tokenization with trained tokens highlighted (green) or, without colour, in [[…]]."""
     out = []
-    for i, m in zip(ids, mask, strict=True):
-        piece = tokenizer.decode([i])
-        if m:
+    # Runs of tokens are decoded together: one Chinese character is often several byte tokens.
+    start = 0
+    for end in range(1, len(ids) + 1):
+        if end < len(ids) and mask[end] == mask[start]:
+            continue
+        piece = tokenizer.decode(ids[start:end])
+        if mask[start]:
             out.append(f"\x1b[42m{piece}\x1b[0m" if color else f"[[{piece}]]")
         else:
             out.append(piece)
+        start = end
     return "".join(out)

@@ -7,6 +7,7 @@ complete one. Weights are safetensors; optimizer and scheduler states are loaded
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,8 +21,12 @@ from twin.errors import TwinError
 
 
 def save_adapter(model, folder: Path) -> None:
-    """A standard PEFT adapter folder (adapter_config.json + adapter_model.safetensors)."""
-    model.save_pretrained(folder, safe_serialization=True)
+    """A standard PEFT adapter folder (adapter_config.json + adapter_model.safetensors).
+
+    Embedding layers are never trained here; saying so spares PEFT a look for the base's
+    config.json (absent beside a GGUF file) and a hub request to find out.
+    """
+    model.save_pretrained(folder, safe_serialization=True, save_embedding_layers=False)
 
 
 def save_checkpoint(
@@ -74,6 +79,16 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
 
 def adapter_weights(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+def weights_digest(weights: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of named tensors (names, dtypes, shapes and bytes): equal weights, equal digest."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        t = weights[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:

@@ -25,7 +25,8 @@ class Example:
 
     @property
     def trained(self) -> int:
-        return sum(1 for x in self.labels if x != IGNORE)
+        """Tokens the loss covers: the first token is never predicted, so it never counts."""
+        return sum(1 for x in self.labels[1:] if x != IGNORE)
 
 
 def read_split(path: Path) -> list[list[dict]]:

@@ -36,6 +36,14 @@ class Dist:
         dist.all_reduce(t)
         return t.tolist()
 
+    def gather(self, value: str) -> list[str]:
+        """One string from every process, in rank order."""
+        if not self.active:
+            return [value]
+        out: list = [None] * self.world
+        dist.all_gather_object(out, value)
+        return out
+
     def barrier(self) -> None:
         if self.active:
             dist.barrier()

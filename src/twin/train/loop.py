@@ -42,7 +42,22 @@ def choose_precision(cfg: TrainConfig, device: str) -> torch.dtype | None:
         raise TwinError("fp16 needs a GPU; on a CPU use bf16 or fp32")
     if cfg.precision == "bf16":
         return torch.bfloat16
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_native_bf16() else None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes in bf16 natively (AVX512-BF16 or AMX).
+
+    oneDNN also "supports" bf16 on plain AVX-512 by emulation, and there bf16 autocast is ~3×
+    slower than fp32 (measured on the 2-core Xeon this project is developed on), so a mere
+    `mkldnn._is_mkldnn_bf16_supported()` is not a reason to use it.
+    """
+    caps = getattr(torch.cpu, "get_capabilities", None)
+    if caps is not None:
+        c = caps()
+        return bool(c.get("avx512_bf16") or c.get("amx_bf16"))
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
 
 
 def wrap_peft(model, cfg: TrainConfig):
@@ -194,6 +209,7 @@ def _train(
             )
         if not (out / "twin_run.json").is_file():
             raise TwinError(f"{out}: exists and is not a twin run folder; choose another -o")
+    d.barrier()  # every process has looked at the folder before the first one writes to it
     if cfg.method == "qlora" and not d.device.startswith("cuda"):
         raise TwinError(
             "qlora needs a CUDA GPU (4-bit weights through bitsandbytes); on a CPU use --method lora"
@@ -227,9 +243,9 @@ def _train(
         )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    per_epoch = max(
-        1, len(batch_order(train_ex, cfg.batch, cfg.seed, 0, False)) // d.world // cfg.accum
-    )
+    # Optimizer steps per epoch, counted as the loop below cuts them (a last short group counts).
+    per_process = (len(batch_order(train_ex, cfg.batch, cfg.seed, 0, False)) // d.world) or 1
+    per_epoch = math.ceil(per_process / cfg.accum)
     total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(total_steps, int(cfg.warmup_ratio * total_steps))
@@ -257,6 +273,7 @@ def _train(
         _check_same(saved, cfg)
         state = ckpt.load_checkpoint(last, model, optimizer, scheduler)
         if d.main:
+            _truncate_metrics(metrics_path, state["step"])
             print(f"resuming {out} from {last.name}", file=sys.stderr)
     elif d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -295,7 +312,7 @@ def _train(
         total=total_steps, initial=state["step"], desc="train", unit="step", disable=not show
     )
     tokens_seen = 0
-    window_start = time.perf_counter()
+    train_seconds = 0.0  # time in forward/backward/update only: evaluation and saving excluded
     stopped_early = interrupted = False
     with _Stop() as stop:
         while state["step"] < total_steps and not (stopped_early or interrupted):
@@ -309,6 +326,8 @@ def _train(
                     f"{len(batches)} batches cannot feed {d.world} processes; use a smaller --batch or fewer processes"
                 )
             while state["batch_in_epoch"] < len(groups) and state["step"] < total_steps:
+                step_start = time.perf_counter()
+                step_tokens = tokens_seen
                 group = [
                     collate([train_ex[j] for j in b], pad_id)
                     for b in groups[state["batch_in_epoch"]]
@@ -335,19 +354,24 @@ def _train(
                     optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                step_seconds = time.perf_counter() - step_start
+                train_seconds += step_seconds
                 state["step"] += 1
                 state["batch_in_epoch"] += 1
                 (loss_all,) = d.sum(loss_total)
                 train_loss = loss_all / max(1.0, global_tokens)
-                elapsed = time.perf_counter() - window_start
-                (all_tokens,) = d.sum(tokens_seen)
+                all_tokens, step_tokens = d.sum(tokens_seen, tokens_seen - step_tokens)
                 record = {
                     "step": state["step"],
                     "epoch": state["epoch"],
                     "loss": round(train_loss, 5),
                     "lr": scheduler.get_last_lr()[0],
                     "trained_tokens": int(global_tokens),
-                    "tokens_per_s": round(all_tokens / elapsed, 1) if elapsed > 0 else None,
+                    "tokens": int(step_tokens),  # non-padding tokens read in this step
+                    "step_s": round(step_seconds, 4),
+                    "tokens_per_s": round(all_tokens / train_seconds, 1)
+                    if train_seconds > 0
+                    else None,
                 }
                 bar.set_postfix(
                     loss=f"{train_loss:.3f}", tok_s=f"{record['tokens_per_s'] or 0:.0f}"
@@ -407,6 +431,10 @@ def _train(
         else ("early stopping" if stopped_early else "done"),
         "seconds": round(seconds, 1),
     }
+    if d.active:  # every process must end with the same weights; recorded so it can be checked
+        result["rank_digests"] = d.gather(ckpt.weights_digest(ckpt.adapter_weights(model)))
+        if len(set(result["rank_digests"])) > 1 and d.main:
+            print("warning: the processes ended with different weights", file=sys.stderr)
     if d.main:
         _finish(out, model, tokenizer, info, result, state)
         if interrupted:
@@ -422,6 +450,15 @@ def _agree(flag: bool, d: Dist) -> bool:
     """Stop on every process if any process was asked to."""
     (n,) = d.sum(1.0 if flag else 0.0)
     return n > 0
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Forget metrics logged after the checkpoint being resumed: those steps run again."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    keep = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
 
 def _save_best(model, out: Path) -> None:
