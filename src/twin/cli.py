@@ -19,9 +19,20 @@ VERBS = {
         "twin.dataset.command",
         "build a training set (train/dev, stats, report) from exports",
     ),
+    "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
     "train": (
         "twin.train.command",
         "fine-tune a chat model on a dataset (LoRA, QLoRA, P-tuning v2)",
+    ),
+    "chat": ("twin.chat.command", "talk to a trained run (or an untuned base) in the terminal"),
+    "eval": (
+        "twin.eval.command",
+        "measure how much runs sound like you (metrics, samples, privacy)",
+    ),
+    "serve": ("twin.serve.command", "share a run: a chat page and an OpenAI-compatible API"),
+    "export": (
+        "twin.export.command",
+        "export a run: Hugging Face Space, merged model, GGUF (llama.cpp), Ollama",
     ),
 }
 

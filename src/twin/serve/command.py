@@ -1,0 +1,213 @@
+"""Share a trained run: a chat page in the browser and/or an OpenAI-compatible API.
+
+  twin serve RUN                      chat page on http://127.0.0.1:7860
+  twin serve RUN --api                the page plus /v1/chat/completions on the same port
+  twin serve RUN --api-only --host 0.0.0.0 --api-key KEY
+                                      only the API, reachable from other machines (key required)
+  twin serve RUN --engine llamacpp    replies through llama.cpp (~5x faster on a CPU)
+  twin serve RUN --share              also a public *.gradio.live link (for friends elsewhere)
+
+Title, description, examples, theme and language come from the flags, else from a "serve" table
+in the run's twin_run.json (--save writes the flags there), else from the run's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+
+from twin.errors import TwinError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from twin.serve.config import THEMES
+    from twin.serve.engine import ENGINES
+    from twin.serve.texts import LANGS
+
+    p.add_argument("run", metavar="RUN_DIR", help="a run folder written by `twin train`")
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)",
+    )
+    net.add_argument(
+        "--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)"
+    )
+    net.add_argument(
+        "--share",
+        action="store_true",
+        help="also open a public Gradio share link (anyone with the link can chat)",
+    )
+    api = p.add_argument_group("OpenAI-compatible API")
+    api.add_argument(
+        "--api", action="store_true", help="serve /v1/chat/completions beside the page"
+    )
+    api.add_argument("--api-only", action="store_true", help="serve the API without the page")
+    api.add_argument(
+        "--api-key",
+        default=os.environ.get("TWIN_API_KEY"),
+        help="key clients must send as 'Authorization: Bearer KEY' (default: $TWIN_API_KEY); "
+        "required when --host is not a loopback address",
+    )
+    api.add_argument(
+        "--model-name", help="the model id the API reports (default: from the run's name)"
+    )
+    eng = p.add_argument_group("engine")
+    eng.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="transformers",
+        help="transformers (default, nothing extra to install) or llamacpp (faster on CPU; "
+        "needs llama-cpp-python)",
+    )
+    eng.add_argument(
+        "--gguf",
+        metavar="FILE",
+        help="llamacpp: a GGUF from `twin export --to gguf` (default: one made once into the cache)",
+    )
+    eng.add_argument(
+        "--lora", metavar="FILE", help="llamacpp: a GGUF LoRA adapter to apply to --gguf"
+    )
+    eng.add_argument("--threads", type=int, help="CPU threads for generation")
+    page = p.add_argument_group("page")
+    page.add_argument("--title", help='page title (default: "NAME\'s twin")')
+    page.add_argument("--description", help="text under the title (Markdown)")
+    page.add_argument("--examples", nargs="+", metavar="TEXT", help="clickable example messages")
+    page.add_argument("--theme", choices=THEMES, help="Gradio theme (default soft)")
+    page.add_argument(
+        "--lang", choices=LANGS, help="page language (default: from the run, else en)"
+    )
+    page.add_argument(
+        "--max-input-chars", type=int, help="longest message accepted (default 2000 characters)"
+    )
+    page.add_argument(
+        "--concurrency", type=int, help="replies generated at once (default 1; others queue)"
+    )
+    page.add_argument(
+        "--save",
+        action="store_true",
+        help="remember the page flags given here in the run (twin_run.json) for next time, "
+        "and for `twin export --to space`",
+    )
+
+
+def model_id(info, name: str | None) -> str:
+    if name:
+        return name
+    base = info.name or (info.folder.name if info.folder else "twin")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-").lower()
+    return f"twin-{slug}" if slug else "twin"
+
+
+def run(args: argparse.Namespace) -> int:
+    from twin.runs import read_run
+    from twin.serve.config import page_config
+    from twin.serve.server import ServeOptions, check_options
+
+    _setup_logging()
+    info = read_run(args.run)
+    if args.save:
+        from twin.serve.config import save_settings
+
+        path = save_settings(
+            info,
+            {
+                "title": args.title,
+                "description": args.description,
+                "examples": args.examples,
+                "theme": args.theme,
+                "lang": args.lang,
+                "max_input_chars": args.max_input_chars,
+                "concurrency": args.concurrency,
+            },
+        )
+        print(f"page settings saved in {path}", file=sys.stderr)
+    cfg = page_config(
+        info,
+        title=args.title,
+        description=args.description,
+        examples=args.examples,
+        theme=args.theme,
+        lang=args.lang,
+        max_input_chars=args.max_input_chars,
+        concurrency=args.concurrency,
+    )
+    opts = ServeOptions(
+        host=args.host,
+        port=args.port,
+        page=not args.api_only,
+        api=args.api or args.api_only,
+        api_key=args.api_key or None,
+        model_id=model_id(info, args.model_name),
+    )
+    check_options(opts)
+    if args.share:
+        if opts.api:
+            raise TwinError(
+                "--share publishes the page only: a public link to the API would be open to "
+                "anyone; serve the API with --host 0.0.0.0 --api-key KEY instead"
+            )
+        return _run_shared(info, cfg, opts, args)
+    from twin.serve.engine import load_engine
+    from twin.serve.server import Server, bind, build_app, is_loopback
+
+    sock = bind(opts.host, opts.port)  # a busy port fails now, not after loading the model
+    print(f"loading {info.label} ({args.engine})…", file=sys.stderr)
+    gen = load_engine(info, args.engine, args.gguf, args.lora, args.threads)
+    app, close = build_app(gen, cfg, opts)
+    server = Server(app, sock)
+    if not is_loopback(opts.host):
+        print(
+            f"listening on {opts.host}:{server.port}: reachable from other machines",
+            file=sys.stderr,
+        )
+    if opts.page:
+        print(f"chat page: {server.url}/", file=sys.stderr)
+    if opts.api:
+        keyed = "key required" if opts.api_key else "no key"
+        print(f"OpenAI API: {server.url}/v1 (model {opts.model_id!r}, {keyed})", file=sys.stderr)
+    print("press Ctrl+C to stop", file=sys.stderr)
+    try:
+        server.run()
+    finally:
+        close()
+        getattr(gen, "close", lambda: None)()
+    return 0
+
+
+def _run_shared(info, cfg, opts, args) -> int:
+    """The page through Gradio's own launcher, which is what opens a share link."""
+    from twin.serve.engine import load_engine
+    from twin.serve.page import build_page
+
+    print(f"loading {info.label} ({args.engine})…", file=sys.stderr)
+    gen = load_engine(info, args.engine, args.gguf, args.lora, args.threads)
+    print(
+        "warning: anyone with the share link can chat with this twin while it runs",
+        file=sys.stderr,
+    )
+    try:
+        build_page(gen, cfg).launch(
+            server_name=opts.host,
+            server_port=opts.port or None,
+            share=True,
+            theme=cfg.theme,
+            show_error=False,
+            ssr_mode=False,
+        )
+    finally:
+        getattr(gen, "close", lambda: None)()
+    return 0
+
+
+def _setup_logging() -> None:
+    log = logging.getLogger("twin.serve")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

@@ -1,0 +1,166 @@
+"""One web server for the page and the API: a FastAPI app run by uvicorn.
+
+The Gradio page is mounted on a FastAPI app (both ship with gradio) so the OpenAI-compatible
+routes can live beside it on the same port; `--api-only` serves the routes alone. The same
+`Server` object runs in the foreground for `twin serve` and in a thread for tests, always on the
+host it is given (127.0.0.1 unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from twin.errors import TwinError
+from twin.generate import Generator
+from twin.serve.config import PageConfig
+
+log = logging.getLogger("twin.serve")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    page: bool = True
+    api: bool = False
+    api_key: str | None = None
+    model_id: str = "twin"
+
+
+def check_options(opts: ServeOptions) -> None:
+    """Refuse setups that would expose the model carelessly."""
+    if not opts.page and not opts.api:
+        raise TwinError("nothing to serve: --api-only needs the API (it implies --api)")
+    if opts.api and not opts.api_key and not is_loopback(opts.host):
+        raise TwinError(
+            f"--host {opts.host} exposes the API beyond this machine: set a key with "
+            "--api-key KEY (or the TWIN_API_KEY environment variable); clients send it as "
+            "'Authorization: Bearer KEY'"
+        )
+    if not 0 <= opts.port <= 65535:
+        raise TwinError(f"--port must be 0-65535, not {opts.port}")
+
+
+def build_app(gen: Generator, page_cfg: PageConfig, opts: ServeOptions):
+    """(FastAPI app, closer) with the page at / and/or the API under /v1."""
+    from fastapi import FastAPI
+
+    check_options(opts)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    closers = []
+    if opts.api:
+        from twin.serve.api import add_api
+
+        service = add_api(app, gen, opts.model_id, opts.api_key, page_cfg.max_input_chars)
+        closers.append(service.shutdown)
+    if opts.page:
+        import gradio as gr
+
+        from twin.serve.page import build_page
+
+        demo = build_page(gen, page_cfg)
+        gr.mount_gradio_app(
+            app,
+            demo,
+            path="/",
+            server_name=opts.host,
+            server_port=opts.port,
+            theme=page_cfg.theme,
+            show_error=False,
+            ssr_mode=False,
+            run_history=False,
+            footer_links=["api", "gradio", "settings"],
+        )
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def root() -> dict:
+            return {"api": "/v1", "models": "/v1/models"}
+
+    def close() -> None:
+        for c in closers:
+            c()
+
+    return app, close
+
+
+class Server:
+    """uvicorn serving an app, in the foreground (`run`) or in a thread (`start`/`stop`)."""
+
+    def __init__(self, app, sock: socket.socket) -> None:
+        import uvicorn
+
+        self._sock = sock
+        self.host, self.port = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,  # request lines would log who chatted when
+            timeout_graceful_shutdown=3,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if host in ("0.0.0.0", "[::]"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def run(self) -> None:
+        """Serve until interrupted."""
+        try:
+            self.server.run(sockets=[self._sock])
+        finally:
+            self._sock.close()
+
+    def start(self, timeout: float = 60.0) -> Server:
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._sock.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound now so a busy port is a clear error before the model loads."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise TwinError(
+            f"cannot listen on {host}:{port} ({e.strerror}); pick another --port"
+        ) from e
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
