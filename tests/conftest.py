@@ -18,9 +18,13 @@ from twin.cli import main
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path_factory):
-    """No test reads or writes the user's caches, and none reaches a model hub."""
+    """No test reads or writes the user's caches, and none reaches a model hub.
+
+    The twin cache (the default model converted from GGUF, ~30 s) is shared by the session.
+    """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("TWIN_CACHE", str(tmp_path_factory.getbasetemp() / "twin-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("TZ", "Asia/Shanghai")

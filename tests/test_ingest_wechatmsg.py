@@ -205,7 +205,9 @@ def test_v027_shifted_rows(tmp_path, twin):
     msgs = {m["text"]: m for m in read_jsonl(out)}
     assert msgs["你好"]["chat"] == "wechat:5:Ming"
     assert msgs["你好"]["chat_name"] == "小明"
-    assert msgs["你好"]["sender"] == "Ming"  # 1:1 rows carry no sender: the NickName, as filled cells do
+    assert (
+        msgs["你好"]["sender"] == "Ming"
+    )  # 1:1 rows carry no sender: the NickName, as filled cells do
     assert msgs["你好"]["group"] is False
     assert msgs["你好"]["id"] == "5000000000000000001"
     assert msgs["你好呀"]["sender"] == "我"

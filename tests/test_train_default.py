@@ -5,7 +5,6 @@ training steps on a tiny dataset, and the run folder that chat/serve/eval read.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="session")
 def twin_cache(tmp_path_factory) -> Path:
     """One converted default model for the whole session (the conversion takes ~30 s)."""
-    return Path(os.environ.get("TWIN_CACHE") or tmp_path_factory.mktemp("twin_cache"))
+    return tmp_path_factory.getbasetemp() / "twin-cache"
 
 
 def test_train_default_model_end_to_end(monkeypatch, twin, tmp_path, twin_cache):

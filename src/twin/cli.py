@@ -19,7 +19,6 @@ VERBS = {
         "twin.dataset.command",
         "build a training set (train/dev, stats, report) from exports",
     ),
-    "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
     "train": (
         "twin.train.command",
         "fine-tune a chat model on a dataset (LoRA, QLoRA, P-tuning v2)",
@@ -34,6 +33,7 @@ VERBS = {
         "twin.export.command",
         "export a run: Hugging Face Space, merged model, GGUF (llama.cpp), Ollama",
     ),
+    "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The whole journey on the sample export and the embedded default model."""

@@ -1,0 +1,43 @@
+"""The demo end to end on the embedded default: every artefact it promises exists and makes sense."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_journey(twin, tmp_path):
+    out = tmp_path / "demo"
+    r = twin("demo", "-o", out, "--no-serve", "--steps", "3", "--samples", "2")
+    assert r.code == 0, r.err
+    for step in ("1. build", "2. train", "3. compare"):
+        assert step in r.out
+    assert "With your own export" in r.out
+
+    stats = json.loads((out / "dataset" / "stats.json").read_text(encoding="utf-8"))
+    m = stats["messages"]
+    assert m["input"] == m["used"] + sum(m["dropped"].values()) > 3000
+    assert stats["name"] == "Mia"
+    assert stats["redactions"].get("PHONE", 0) > 0 and stats["redactions"].get("EMAIL", 0) > 0
+    train = (out / "dataset" / "train.jsonl").read_text(encoding="utf-8")
+    assert "13912345678" not in train and "@example.com" not in train
+    assert (out / "dataset" / "report.html").is_file()
+
+    run = out / "run"
+    for name in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "twin_run.json",
+        "metrics.jsonl",
+        "loss.png",
+    ):
+        assert (run / name).is_file(), name
+    info = json.loads((run / "twin_run.json").read_text(encoding="utf-8"))
+    assert info["base"]["spec"] == "default" and info["result"]["steps"] == 3
+    assert "Mia" in info["system_prompt"]
+
+    evaluation = json.loads((out / "eval" / "eval.json").read_text(encoding="utf-8"))
+    assert (out / "eval" / "eval.html").is_file()
+    assert len(evaluation["systems"]) == 2  # the clone and the untuned base
