@@ -57,11 +57,13 @@ def _step(n: int, title: str) -> float:
     return time.perf_counter()
 
 
-def _run(argv: list[str]) -> None:
+def _run(argv: list[str], stop_ok: bool = False) -> None:
     from twin.cli import main
 
     print("$ twin " + " ".join(argv), flush=True)
     code = main(argv)
+    if code == 130 and stop_ok:  # Ctrl-C ends the chat page: the demo is over
+        return
     if code != 0:
         raise TwinError(f"`twin {argv[0]}` failed (exit {code}); see the message above")
 
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_serve:
         return 0
     _step(4, "chat with the clone in your browser (Ctrl-C to stop)")
-    _run(["serve", str(run_dir), "--port", str(args.port)])
+    _run(["serve", str(run_dir), "--port", str(args.port)], stop_ok=True)
     return 0
 
 
