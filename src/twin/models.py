@@ -209,29 +209,34 @@ def _load_gguf(ref: BaseRef, kwargs: dict):
     return model
 
 
+def save_plain(model, tokenizer, out: Path, dtype=None) -> None:
+    """save_pretrained for a model that may have been loaded from a GGUF file.
+
+    transformers marks GGUF-loaded models as quantized and refuses to save them, although their
+    weights are plain floats; the marker is cleared (the model stays usable) and `architectures`
+    set (a config built from a GGUF has none, and loaders need it).
+    """
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model.hf_quantizer = None
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
+    if not getattr(config, "architectures", None):
+        config.architectures = [type(model).__name__]
+    if dtype is not None:
+        model.to(dtype)
+        config.dtype = dtype
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
 def _save_converted(model, tokenizer, target: Path) -> None:
-    """Save a GGUF-loaded model as plain safetensors (its weights are already plain floats)."""
+    """Cache a GGUF-loaded model as plain safetensors, atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        config = model.config
-        # transformers marks GGUF-loaded models as quantized and refuses to save them.
-        saved_q = getattr(config, "quantization_config", None)
-        saved_hf = getattr(model, "hf_quantizer", None)
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        model.hf_quantizer = None
-        if hasattr(model, "is_quantized"):
-            model.is_quantized = False
-        if not getattr(config, "architectures", None):
-            config.architectures = [type(model).__name__]
-        try:
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-        finally:
-            if saved_q is not None:
-                config.quantization_config = saved_q
-            model.hf_quantizer = saved_hf
+        save_plain(model, tokenizer, tmp)
         (tmp / "twin_source.json").write_text(
             json.dumps({"converted_from": "gguf"}), encoding="utf-8"
         )

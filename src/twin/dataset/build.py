@@ -6,10 +6,13 @@ books are checked before anything is written: input = used + Σ dropped.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 from collections import Counter
@@ -31,9 +34,8 @@ from twin.dataset.text import (
     NAMELESS_PROMPTS,
     PLACEHOLDERS,
     estimate_tokens_array,
-    have_words,
+    reply_measures,
     script_of,
-    visible_lengths,
 )
 from twin.dataset.writers import Sample, encode_str, write_exports, write_split
 from twin.errors import TwinError
@@ -52,6 +54,16 @@ class BuildData:
     per_chat_me: Counter = field(default_factory=Counter)
     reply_lengths: list[int] = field(default_factory=list)
     sample_tokens: list[int] = field(default_factory=list)
+
+
+def _warm_up_pandas() -> None:
+    """Import pandas in the background while the export is read.
+
+    pyarrow imports pandas (when installed) on its first `pa.array()` call, to recognise pandas
+    objects: 0.3 s on the critical path otherwise; during Arrow's CSV read the core is free.
+    """
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is not None:
+        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
 
 
 def _is_dataset(folder: Path) -> bool:
@@ -161,6 +173,7 @@ def _build(
     worker: ReportWorker | None,
     started: float,
 ) -> dict:
+    _warm_up_pandas()
     result = ingest(
         inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress, columnar=True
     )
@@ -289,13 +302,8 @@ def _samples(
     texts = turns.text
     sizes = turns.n.tolist()
     tokens = count_tokens(texts).tolist()
-    length = visible_lengths(texts)
-    ok = (
-        turns.assistant
-        & (length >= cfg.min_reply_chars)
-        & (length <= cfg.max_reply_chars)
-        & have_words(texts)
-    )
+    length, words = reply_measures(texts)
+    ok = turns.assistant & (length >= cfg.min_reply_chars) & (length <= cfg.max_reply_chars) & words
     trained_len = np.where(ok, length, -1).tolist()
     ok = ok.tolist()
     roles = np.where(turns.assistant, "assistant", "user").tolist()
@@ -310,30 +318,40 @@ def _samples(
     chats_used: set[int] = set()
     block = cfg.block_mode == "drop" and redactor.block
     show = progress if progress is not None else sys.stderr.isatty()
-    for c in tqdm(
-        range(turns.conversations), desc="samples", unit="conv", disable=not show, leave=False
-    ):
+    # Most conversations fit one window: found with array sums, they skip the window cutter.
+    n_conv = turns.conversations
+    fits = np.zeros(n_conv, dtype=bool)
+    if n_conv:
+        conv_tokens = np.add.reduceat(np.asarray(tokens), turns.conv_start[:-1])
+        pairs = np.diff(turns.conv_start) // 2
+        fits = (conv_tokens <= budget) & (pairs <= max(1, cfg.max_turns // 2))
+    fits = fits.tolist()
+    for c in tqdm(range(n_conv), desc="samples", unit="conv", disable=not show, leave=False):
         a, b = starts[c], starts[c + 1]
         if block and any(redactor.blocked(x) for x in plain[a:b]):
             dropped[conv.BLOCKED] += sum(sizes[a:b])
             continue
-        for window in conv.windows(a, b, tokens, sizes, cfg, budget, dropped):
-            n = sum(sizes[i] for i in window)
-            trained = [trained_len[i] for i in window if ok[i]]
+        windows = (
+            (range(a, b),) if fits[c] else conv.windows(a, b, tokens, sizes, cfg, budget, dropped)
+        )
+        for w in windows:
+            s, e = w.start, w.stop
+            n = sum(sizes[s:e])
+            trained = [x for x in trained_len[s:e] if x >= 0]
             if not trained:
                 dropped[conv.NOTHING_TO_LEARN] += n
                 continue
-            h = hash(tuple(encoded[i] for i in window))
+            h = hash(tuple(encoded[s:e]))
             if h in seen:
                 dropped[conv.DUPLICATE] += n
                 continue
             seen.add(h)
-            out = [(roles[i], encoded[i], ok[i]) for i in window]
+            out = list(zip(roles[s:e], encoded[s:e], ok[s:e], strict=True))
             samples.append(
                 Sample((table.chat_keys[chats[c]], times[c]), system, out, n, len(trained))
             )
             data.reply_lengths.extend(trained)
-            data.sample_tokens.append(sum(tokens[i] for i in window) + system_tokens)
+            data.sample_tokens.append(sum(tokens[s:e]) + system_tokens)
             chats_used.add(chats[c])
     return samples, turns.conversations, chats_used
 
@@ -368,8 +386,9 @@ def _report_job(job: tuple) -> None:
 class ReportWorker:
     """Draws report.html and its charts in a second process while this one writes the data.
 
-    Started before the heavy work, so matplotlib's import also happens on the other core; it
-    gets its data through a pipe when the numbers are final. Without fork (Windows, macOS
+    Started once the export is read (Arrow's CSV reader uses every core until then), so
+    matplotlib's import and the first charts run beside the sample building, which is
+    single-threaded; it gets the final numbers through a pipe. Without fork (Windows, macOS
     default) the report is drawn in this process instead.
     """
 
@@ -377,14 +396,14 @@ class ReportWorker:
         self._process = None
         self._conn = None
         self._folder: Path | None = None
+
+    def overview(self, folder: Path, data: BuildData) -> None:
+        """Start drawing: the charts of the input, while the samples are being made."""
         if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
             self._conn, child_conn = ctx.Pipe()
             self._process = ctx.Process(target=_report_child, args=(child_conn,), daemon=True)
             self._process.start()
-
-    def overview(self, folder: Path, data: BuildData) -> None:
-        """Charts of the input, drawn while the samples are being made."""
         self._folder = folder
         self._send(("overview", folder, data))
 
@@ -423,6 +442,7 @@ class ReportWorker:
 
 def _report_child(conn) -> None:
     try:
+        os.nice(10)  # charts can wait; the data path (Arrow's threads included) goes first
         import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
 
         while True:

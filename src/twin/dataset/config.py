@@ -9,15 +9,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from twin.config_file import load_section
 from twin.dataset.redact import TYPES
 from twin.errors import TwinError
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 
 @dataclass
@@ -145,26 +145,4 @@ def _describe(annotation: str) -> str:
 
 def load_config(path: str | None, overrides: dict) -> BuildConfig:
     """Defaults, then twin.toml's [build] table, then flags that were given (not None)."""
-    values: dict = {}
-    if path:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise TwinError(f"{path}: config file not found") from e
-        except tomllib.TOMLDecodeError as e:
-            raise TwinError(f"{path}: not valid TOML ({e})") from e
-        values = data.get("build", {})
-        if not isinstance(values, dict):
-            raise TwinError(f"{path}: [build] must be a table")
-        known = {f.name for f in dataclasses.fields(BuildConfig)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TwinError(
-                f"{path}: unknown key(s) in [build]: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return BuildConfig(**values)
-    except TypeError as e:
-        raise TwinError(f"build config: {e}") from e
+    return load_section(path, "build", BuildConfig, overrides)

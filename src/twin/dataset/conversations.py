@@ -59,21 +59,6 @@ class Turns:
         return len(self.conv_start) - 1
 
 
-# Why a message is not in the dataset; each message lands under exactly one of these or is used.
-SYSTEM = "system message"
-RECALL = "recall notice"
-EMPTY = "empty message"
-GROUP = "group chat (pass --groups to include)"
-MEDIA_SPLIT = "media message (media = split)"
-OPENER = "conversation opened by me (no prompt before it)"
-UNANSWERED = "others' messages after my last reply"
-NO_REPLY = "conversation without a reply by me"
-TOO_LONG = "turn pair longer than max_tokens"
-NOTHING_TO_LEARN = "sample whose replies are all too short, too long, or only emoji/placeholders"
-DUPLICATE = "duplicate sample"
-BLOCKED = "sample with a blocked word (block_mode = drop)"
-
-
 def _count(dropped: Counter, reason: str, mask: np.ndarray) -> None:
     n = int(np.count_nonzero(mask))
     if n:

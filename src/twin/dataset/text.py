@@ -59,16 +59,12 @@ def has_words(text: str) -> bool:
 _TOKENS_RE2 = r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+"
 
 
-def visible_lengths(texts: pa.Array) -> np.ndarray:
-    """`visible_length` over a column."""
+def reply_measures(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """`visible_length` and `has_words` over a column, in one pass over the text."""
     core = pc.replace_substring_regex(texts, _TOKENS_RE2, "")
-    return pc.utf8_length(core).to_numpy(zero_copy_only=False)
-
-
-def have_words(texts: pa.Array) -> np.ndarray:
-    """`has_words` over a column (a letter or digit outside placeholders)."""
-    core = pc.replace_substring_regex(texts, _TOKENS_RE2, "")
-    return pc.match_substring_regex(core, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+    lengths = pc.utf8_length(core).to_numpy(zero_copy_only=False)
+    words = pc.match_substring_regex(core, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+    return lengths, words
 
 
 def estimate_tokens_array(texts: pa.Array) -> np.ndarray:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from twin.errors import TwinError
+from twin.models import save_plain
 from twin.runs import RunInfo
 
 
@@ -35,28 +36,6 @@ def base_dtype(info: RunInfo):
     if isinstance(declared, str):
         declared = getattr(torch, declared, None)
     return declared if declared in (torch.float16, torch.bfloat16, torch.float32) else torch.float32
-
-
-def save_plain(model, tokenizer, out: Path, dtype=None) -> None:
-    """save_pretrained for a model that may have been loaded from a GGUF file.
-
-    transformers marks GGUF-loaded models as quantized and refuses to save them, although their
-    weights are plain floats; the marker is cleared and `architectures` set (a config built from a
-    GGUF has none, and loaders need it).
-    """
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model.hf_quantizer = None
-    if hasattr(model, "is_quantized"):
-        model.is_quantized = False
-    if not getattr(config, "architectures", None):
-        config.architectures = [type(model).__name__]
-    if dtype is not None:
-        model.to(dtype)
-        config.dtype = dtype
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
 
 
 def _generation_config(model, tokenizer, info: RunInfo) -> None:

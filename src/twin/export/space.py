@@ -154,8 +154,8 @@ def _write_base(info: RunInfo, target: Path) -> None:
     """The base as safetensors (never pickles): float16 for a GGUF base, else its own dtype."""
     import torch
 
-    from twin.export.merged import base_dtype, save_plain
-    from twin.models import load_model, load_tokenizer
+    from twin.export.merged import base_dtype
+    from twin.models import load_model, load_tokenizer, save_plain
 
     ref = info.base()
     dtype = torch.float16 if ref.is_gguf else base_dtype(info)

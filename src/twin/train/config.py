@@ -9,14 +9,14 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
+from twin.config_file import load_section
 from twin.errors import TwinError
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover
-    import tomli as tomllib
+    pass
 
 METHODS = ("lora", "qlora", "ptuning")
 # Learning rates that work per method (P-tuning trains a prefix from scratch: much higher).
@@ -105,23 +105,5 @@ class TrainConfig:
 
 
 def load_train_config(path: str | None, overrides: dict) -> TrainConfig:
-    values: dict = {}
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise TwinError(f"{path}: config file not found") from e
-        except tomllib.TOMLDecodeError as e:
-            raise TwinError(f"{path}: not valid TOML ({e})") from e
-        values = data.get("train", {})
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TwinError(
-                f"{path}: unknown key(s) in [train]: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig(**values)
-    except TypeError as e:
-        raise TwinError(f"train config: {e}") from e
+    """Defaults, then twin.toml's [train] table, then flags that were given (not None)."""
+    return load_section(path, "train", TrainConfig, overrides)
