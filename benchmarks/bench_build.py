@@ -38,24 +38,23 @@ def main() -> dict:
     args = p.parse_args()
     csv_path = ensure_csv(args.n)
     with tempfile.TemporaryDirectory() as tmp:
-        # Medians of several runs each: a shared VM's timings vary by ±20% from run to run.
-        baselines = [
-            measure(
-                [
+        # Medians of several runs each, interleaved: a shared VM's speed drifts by ±20% over
+        # minutes, and alternating keeps that drift out of the ratio.
+        baselines, twins = [], []
+        for i in range(max(args.runs, args.baseline_runs)):
+            if i < args.baseline_runs:
+                cmd = [
                     sys.executable,
                     str(HERE / "tutorial_baseline.py"),
                     str(csv_path),
                     str(Path(tmp) / "tutorial.json"),
                 ]
-            )
-            for _ in range(args.baseline_runs)
-        ]
-        twins = []
-        for _ in range(args.runs):
-            shutil.rmtree(Path(tmp) / "dataset", ignore_errors=True)
-            twins.append(
-                measure(twin_cmd("build", str(csv_path), "-o", str(Path(tmp) / "dataset")))
-            )
+                baselines.append(measure(cmd))
+            if i < args.runs:
+                shutil.rmtree(Path(tmp) / "dataset", ignore_errors=True)
+                twins.append(
+                    measure(twin_cmd("build", str(csv_path), "-o", str(Path(tmp) / "dataset")))
+                )
         stats = json.loads((Path(tmp) / "dataset" / "stats.json").read_text(encoding="utf-8"))
     baseline, twin = _median(baselines), _median(twins)
     ratio = baseline["seconds"] / twin["seconds"]

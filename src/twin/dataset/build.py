@@ -386,24 +386,26 @@ def _report_job(job: tuple) -> None:
 class ReportWorker:
     """Draws report.html and its charts in a second process while this one writes the data.
 
-    Started once the export is read (Arrow's CSV reader uses every core until then), so
-    matplotlib's import and the first charts run beside the sample building, which is
-    single-threaded; it gets the final numbers through a pipe. Without fork (Windows, macOS
-    default) the report is drawn in this process instead.
+    Forked at the start, while this process is still small (a fork of a large process
+    doubles its measured memory and copies every page it writes to afterwards), but idle until
+    the export is read: Arrow's CSV reader uses every core until then. matplotlib's import and
+    the first charts then run beside the sample building, which is single-threaded; the final
+    numbers arrive through a pipe. Without fork (Windows, macOS default) the report is drawn in
+    this process instead.
     """
 
     def __init__(self) -> None:
         self._process = None
         self._conn = None
         self._folder: Path | None = None
-
-    def overview(self, folder: Path, data: BuildData) -> None:
-        """Start drawing: the charts of the input, while the samples are being made."""
         if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
             self._conn, child_conn = ctx.Pipe()
             self._process = ctx.Process(target=_report_child, args=(child_conn,), daemon=True)
             self._process.start()
+
+    def overview(self, folder: Path, data: BuildData) -> None:
+        """Start drawing: the charts of the input, while the samples are being made."""
         self._folder = folder
         self._send(("overview", folder, data))
 
@@ -442,9 +444,7 @@ class ReportWorker:
 
 def _report_child(conn) -> None:
     try:
-        os.nice(10)  # charts can wait; the data path (Arrow's threads included) goes first
-        import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
-
+        os.nice(10)  # charts can wait; the data path goes first
         while True:
             job = conn.recv()
             if job[0] == "stop":

@@ -257,8 +257,20 @@ _TYPES.update(
     CreateTime=pa.int64(),
     StrTime=pa.timestamp("s"),
 )
+# The columns the table needs (localId and Status are still checked for count, not converted).
+_USED = [name for name in HEADER12 if name not in ("localId", "Status")]
 # Types whose rows need their text looked at; the others are text (1) or have none.
 _NO_TEXT = {3: "image", 43: "video", 47: "sticker", 50: "call"}
+
+
+def _encode(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """(distinct values, code per row) of a string column."""
+    encoded = pc.dictionary_encode(column).unify_dictionaries()
+    if not encoded.num_chunks:
+        return [], np.zeros(0, dtype=np.int64)
+    words = encoded.chunk(0).dictionary.to_pylist()
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks])
+    return words, codes.astype(np.int64)
 
 
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
@@ -274,6 +286,10 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     """
     if source.encoding not in ("utf-8", "utf-8-sig"):
         return None
+    with source.open_binary() as f:
+        header = f.readline().decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    if header != ",".join(HEADER12):
+        return None
     try:
         with source.open_binary() as f:
             table = pacsv.read_csv(
@@ -282,6 +298,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types=_TYPES,
+                    include_columns=_USED,
                     null_values=[""],
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
@@ -291,7 +308,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         return None
     n = table.num_rows
-    if table.column_names != HEADER12 or n == 0:
+    if table.column_names != _USED or n == 0:
         return None
     col = table.column
     if (
@@ -338,30 +355,29 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         else content
     )
 
-    # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them.
-    if any(
-        pc.any(pc.match_substring(col(c), "\x1f")).as_py() for c in HEADER12[9:11] + ["TalkerId"]
-    ):
-        return None  # the separator below
+    # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
+    # column is encoded on its own and the codes combined: few distinct values, no string joins.
     stem = source.name.rsplit(".", 1)[0]
-    combos = pc.dictionary_encode(
-        pc.binary_join_element_wise(col("TalkerId"), col("Remark"), col("NickName"), "\x1f")
-    ).unify_dictionaries()
+    values, combined = [], np.zeros(n, dtype=np.int64)
+    for name in ("TalkerId", "Remark", "NickName"):
+        words, codes = _encode(col(name))
+        combined = combined * len(words) + codes
+        values.append(words)
+    distinct, inverse = np.unique(combined, return_inverse=True)
     keys: dict[str, int] = {}
     chat_keys: list[str] = []
     chat_names: list[str] = []
     remap = []
-    dictionary = combos.chunk(0).dictionary if combos.num_chunks else pa.array([], pa.string())
-    for combo in dictionary.to_pylist():
-        talker, remark, nick = combo.split("\x1f")
-        key, name = chat_of(talker, remark, nick, stem)
+    for code in distinct.tolist():
+        code, nick = divmod(code, len(values[2]))
+        talker, remark = divmod(code, len(values[1]))
+        key, chat_name = chat_of(values[0][talker], values[1][remark], values[2][nick], stem)
         if key not in keys:
             keys[key] = len(chat_keys)
             chat_keys.append(key)
-            chat_names.append(name)
+            chat_names.append(chat_name)
         remap.append(keys[key])
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in combos.chunks])
-    chat = np.asarray(remap, dtype=np.int32)[codes]
+    chat = np.asarray(remap, dtype=np.int32)[inverse.reshape(-1)]
 
     # Senders: mine default to 我, others' to the chat's name, as in the row parser.
     sender_col = col("Sender")
@@ -381,9 +397,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
 
     # What ingest needs to decide groups: the other senders of each chat.
     counted = ~me & (kind != KIND_CODE["system"]) & (kind != KIND_CODE["recall"])
-    sender_codes = pc.dictionary_encode(sender).unify_dictionaries()
-    names = sender_codes.chunk(0).dictionary.to_pylist() if sender_codes.num_chunks else []
-    scodes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in sender_codes.chunks])
+    names, scodes = _encode(sender)
     pairs = np.unique(chat[counted].astype(np.int64) * max(1, len(names)) + scodes[counted])
     chat_senders: dict[str, set[tuple[str, str]]] = {k: set() for k in chat_keys}
     for pair in pairs.tolist():
