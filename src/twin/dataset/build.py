@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
+import pyarrow.compute as pc
 
 from twin.atomic import atomic_dir
 from twin.dataset import conversations as conv
@@ -37,7 +37,14 @@ from twin.dataset.text import (
     reply_measures,
     script_of,
 )
-from twin.dataset.writers import Sample, encode_str, write_exports, write_split
+from twin.dataset.writers import (
+    Samples,
+    encode_str,
+    json_strings,
+    ranges,
+    write_exports,
+    write_split,
+)
 from twin.errors import TwinError
 from twin.ingest import IngestResult, ingest
 from twin.ingest.table import KIND_CODE, MessageTable
@@ -214,23 +221,22 @@ def _build(
         system_tokens,
         dropped,
         data,
-        progress,
     )
     total = result.total
-    used = sum(s.n for s in samples)
+    used = int(samples.n.sum())
     if used + sum(dropped.values()) != total:
         raise RuntimeError(
             f"message accounting is off: {total} in, {used} used, {sum(dropped.values())} dropped"
         )
-    if not samples:
+    if not len(samples):
         reasons = "\n".join(f"  {k}: {v}" for k, v in dropped.most_common())
         raise TwinError(
             f"no training samples could be made from {total} messages. Where they went:\n{reasons}\n"
             "Try --groups, a longer session_gap_minutes, or a lower min_reply_chars in twin.toml."
         )
-    dev_keys = split_keys([s.key for s in samples], cfg.dev_fraction, cfg.min_dev_samples, cfg.seed)
-    train = [s for s in samples if s.key not in dev_keys]
-    dev = [s for s in samples if s.key in dev_keys]
+    dev_keys = split_keys(samples.keys, cfg.dev_fraction, cfg.min_dev_samples, cfg.seed)
+    in_dev = np.fromiter((k in dev_keys for k in samples.keys), dtype=bool, count=len(samples))
+    train, dev = samples.select(~in_dev), samples.select(in_dev)
 
     stats = {
         "twin_build": 1,
@@ -264,7 +270,7 @@ def _build(
             "train": len(train),
             "dev": len(dev),
             "dev_conversations": len(dev_keys),
-            "assistant_turns_trained": sum(s.trained for s in samples),
+            "assistant_turns_trained": samples.trained_replies(),
         },
         "redactions": dict(redactor.counts.most_common()),
         "language": language,
@@ -272,7 +278,7 @@ def _build(
         "system_prompt": system_prompt,
     }
     if worker is not None:
-        examples = [s.messages() for s in dev[:3] + train[:3]]
+        examples = [part.messages(i) for part in (dev, train) for i in range(min(3, len(part)))]
         worker.draw(stats, data, examples, bool(cfg.tokenizer))
     stats["exports"] = _write_data(tmp, train, dev, cfg, stats)
     if worker is not None:
@@ -295,70 +301,115 @@ def _samples(
     system_tokens: int,
     dropped: Counter,
     data: BuildData,
-    progress: bool | None,
-) -> tuple[list[Sample], int, set[int]]:
-    """Conversations cut into windows, replies judged, duplicates removed."""
+) -> tuple[Samples, int, set[int]]:
+    """Conversations cut into windows, replies judged, duplicates removed: column-wise."""
     turns = conv.conversations(table, cfg, placeholders, dropped, redactor.redact_array)
     texts = turns.text
-    sizes = turns.n.tolist()
-    tokens = count_tokens(texts).tolist()
+    sizes = turns.n.astype(np.int64)
+    tokens = np.asarray(count_tokens(texts), dtype=np.int64)
     length, words = reply_measures(texts)
     ok = turns.assistant & (length >= cfg.min_reply_chars) & (length <= cfg.max_reply_chars) & words
-    trained_len = np.where(ok, length, -1).tolist()
-    ok = ok.tolist()
-    roles = np.where(turns.assistant, "assistant", "user").tolist()
-    plain = texts.to_pylist()
-    encoded = [encode_str(t) for t in plain]
-    starts = turns.conv_start.tolist()
-    chats = turns.conv_chat.tolist()
-    times = turns.conv_time.tolist()
-    system = encode_str(system_prompt)
-    samples: list[Sample] = []
-    seen: set[int] = set()
-    chats_used: set[int] = set()
-    block = cfg.block_mode == "drop" and redactor.block
-    show = progress if progress is not None else sys.stderr.isatty()
-    # Most conversations fit one window: found with array sums, they skip the window cutter.
+    bounds = turns.conv_start.astype(np.int64)
     n_conv = turns.conversations
+    firsts = bounds[:-1]
+
+    keep = np.ones(n_conv, dtype=bool)
+    if n_conv and cfg.block_mode == "drop" and redactor.block:
+        hit = np.fromiter(map(redactor.blocked, texts.to_pylist()), dtype=bool, count=len(texts))
+        keep = np.add.reduceat(hit, firsts) == 0
+        _drop(dropped, conv.BLOCKED, _sums(sizes, firsts[~keep], bounds[1:][~keep]))
+
+    # Most conversations fit one window whole; the others go through the window cutter.
     fits = np.zeros(n_conv, dtype=bool)
     if n_conv:
-        conv_tokens = np.add.reduceat(np.asarray(tokens), turns.conv_start[:-1])
-        pairs = np.diff(turns.conv_start) // 2
-        fits = (conv_tokens <= budget) & (pairs <= max(1, cfg.max_turns // 2))
-    fits = fits.tolist()
-    for c in tqdm(range(n_conv), desc="samples", unit="conv", disable=not show, leave=False):
-        a, b = starts[c], starts[c + 1]
-        if block and any(redactor.blocked(x) for x in plain[a:b]):
-            dropped[conv.BLOCKED] += sum(sizes[a:b])
-            continue
-        windows = (
-            (range(a, b),) if fits[c] else conv.windows(a, b, tokens, sizes, cfg, budget, dropped)
-        )
-        for w in windows:
-            s, e = w.start, w.stop
-            n = sum(sizes[s:e])
-            trained = [x for x in trained_len[s:e] if x >= 0]
-            if not trained:
-                dropped[conv.NOTHING_TO_LEARN] += n
-                continue
-            h = hash(tuple(encoded[s:e]))
-            if h in seen:
-                dropped[conv.DUPLICATE] += n
-                continue
-            seen.add(h)
-            out = list(zip(roles[s:e], encoded[s:e], ok[s:e], strict=True))
-            samples.append(
-                Sample((table.chat_keys[chats[c]], times[c]), system, out, n, len(trained))
+        pairs = np.diff(bounds) // 2
+        fits = (np.add.reduceat(tokens, firsts) <= budget) & (pairs <= max(1, cfg.max_turns // 2))
+    whole = np.flatnonzero(keep & fits)
+    start, stop, conv_of = [bounds[whole]], [bounds[whole + 1]], [whole]
+    cut = np.flatnonzero(keep & ~fits).tolist()
+    if cut:
+        token_list, size_list, bound_list = tokens.tolist(), sizes.tolist(), bounds.tolist()
+        found = [
+            (w.start, w.stop, c)
+            for c in cut
+            for w in conv.windows(
+                bound_list[c], bound_list[c + 1], token_list, size_list, cfg, budget, dropped
             )
-            data.reply_lengths.extend(trained)
-            data.sample_tokens.append(sum(tokens[s:e]) + system_tokens)
-            chats_used.add(chats[c])
-    return samples, turns.conversations, chats_used
+        ]
+        if found:
+            s, e, c = np.array(found, dtype=np.int64).T
+            start, stop, conv_of = start + [s], stop + [e], conv_of + [c]
+    order = np.argsort(np.concatenate(start), kind="stable")  # windows never overlap
+    start, stop, conv_of = (np.concatenate(x)[order] for x in (start, stop, conv_of))
+
+    n = _sums(sizes, start, stop)
+    learn = _sums(ok, start, stop) > 0
+    _drop(dropped, conv.NOTHING_TO_LEARN, n[~learn])
+    start, stop, conv_of, n = start[learn], stop[learn], conv_of[learn], n[learn]
+
+    # The first of identical windows stays.
+    codes = pc.dictionary_encode(texts).indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(_window_hashes(codes, start, stop), return_index=True)
+    unique = np.zeros(len(start), dtype=bool)
+    unique[first] = True
+    _drop(dropped, conv.DUPLICATE, n[~unique])
+    start, stop, conv_of, n = start[unique], stop[unique], conv_of[unique], n[unique]
+
+    kept_turns = ranges(start, stop)
+    data.reply_lengths.extend(length[kept_turns][ok[kept_turns]].tolist())
+    data.sample_tokens.extend((_sums(tokens, start, stop) + system_tokens).tolist())
+    chats = turns.conv_chat[conv_of]
+    keys = list(
+        zip(
+            [table.chat_keys[c] for c in chats.tolist()],
+            turns.conv_time[conv_of].tolist(),
+            strict=True,
+        )
+    )
+    samples = Samples(
+        json_strings(texts), turns.assistant, ok, encode_str(system_prompt), start, stop, keys, n
+    )
+    return samples, n_conv, set(chats.tolist())
+
+
+def _sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """values[start[i]:stop[i]].sum() for every i."""
+    total = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
+    return total[stop] - total[start]
+
+
+def _drop(dropped: Counter, reason: str, counts: np.ndarray) -> None:
+    n = int(counts.sum())
+    if n:
+        dropped[reason] += n
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads nearby integers over all 64 bits."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _window_hashes(codes: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each window's sequence of turn texts (equal texts have equal codes).
+
+    Like hashing a tuple of the texts: two different windows share a hash with odds of about
+    one in 2^64.
+    """
+    if not len(start):
+        return np.zeros(0, dtype=np.uint64)
+    turns = ranges(start, stop)
+    position = turns - np.repeat(start, stop - start)
+    keyed = (codes[turns].astype(np.uint64) << np.uint64(24)) | position.astype(np.uint64)
+    offsets = np.concatenate([[0], np.cumsum(stop - start)[:-1]])
+    return np.add.reduceat(_mix(keyed), offsets) ^ _mix((stop - start).astype(np.uint64))
 
 
 def _write_data(
-    tmp: Path, train: list[Sample], dev: list[Sample], cfg: BuildConfig, stats: dict
-) -> None:
+    tmp: Path, train: Samples, dev: Samples, cfg: BuildConfig, stats: dict
+) -> dict[str, str]:
     write_split(tmp / "train.jsonl", train)
     write_split(tmp / "dev.jsonl", dev)
     config = {

@@ -1,8 +1,8 @@
-"""Writers for train/dev and the exports other tools read, built from pre-encoded strings.
+"""train/dev and the exports other tools read, assembled column-wise with Arrow.
 
-A million-message export gives hundreds of thousands of lines in four formats; each turn's text
-is JSON-encoded once and every format is assembled from those pieces, which is several times
-faster than encoding each format's dicts again.
+A million-message export gives hundreds of thousands of lines in four formats. Each turn's text
+is JSON-encoded once, and every line of every format is put together from those pieces by Arrow
+string kernels, then written as one buffer: no per-line Python strings.
 
 Exports:
 - tutorial_{train,dev}.json: the tutorial's {"content", "summary"} lines, so its ChatGLM P-tuning
@@ -20,74 +20,179 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 encode_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
+
+# What json.dumps(ensure_ascii=False) escapes in a string; text without any is only quoted.
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def json_strings(texts: pa.Array) -> pa.Array:
+    """Each text as a JSON string literal, as json.dumps(text, ensure_ascii=False) writes it."""
+    texts = texts.cast(pa.large_string())
+    quoted = _concat('"', texts, '"')
+    escape = pc.match_substring_regex(texts, _NEEDS_ESCAPE).to_numpy(zero_copy_only=False)
+    if not escape.any():
+        return quoted
+    rows = np.flatnonzero(escape)
+    encoded = [encode_str(t) for t in texts.take(pa.array(rows)).to_pylist()]
+    return pc.replace_with_mask(quoted, pa.array(escape), pa.array(encoded, pa.large_string()))
+
+
+def ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """start[0]..stop[0]-1, then start[1]..stop[1]-1, …, as one index array."""
+    lengths = stop - start
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    return np.repeat(start - before, lengths) + np.arange(total, dtype=np.int64)
+
+
+def _join(parts: pa.Array, lengths: np.ndarray, sep: str) -> pa.Array:
+    """parts cut into consecutive groups of the given lengths, each group joined by sep."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), parts), _large(sep))
+
+
+def _large(piece: pa.Array | str) -> pa.Array | pa.Scalar:
+    if isinstance(piece, str):
+        return pa.scalar(piece, pa.large_string())
+    return piece.cast(pa.large_string())
+
+
+def _concat(*pieces: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of arrays and plain strings."""
+    return pc.binary_join_element_wise(*map(_large, pieces), _large(""))
+
+
+def _write(path: Path, lines: pa.Array, head: str = "", tail: str = "", cut: int = 0) -> None:
+    """Write head, every value of lines back to back (less the last `cut` bytes), and tail."""
+    lines = lines.cast(pa.large_string())
+    with open(path, "wb") as f:
+        f.write(head.encode("utf-8"))
+        if len(lines):
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+            first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+            f.write(memoryview(lines.buffers()[2])[first : last - cut])
+        f.write(tail.encode("utf-8"))
 
 
 @dataclass
-class Sample:
-    key: tuple  # (chat, conversation start): the unit of the train/dev split
-    system: str  # JSON-encoded system prompt
-    turns: list[tuple[str, str, bool]]  # (role, JSON-encoded content, trained)
-    n: int  # input messages in this sample
-    trained: int  # assistant turns trained on
+class Samples:
+    """The samples of a build, as columns over one shared table of turns.
 
-    def messages(self) -> list[dict]:
-        """The sample as plain dicts (decoded), for the report."""
+    Sample i is turns start[i]:stop[i]: a user turn first, then alternating, my reply last.
+    """
+
+    content: pa.Array  # per turn: the text as a JSON string literal
+    assistant: np.ndarray  # per turn: bool
+    trained: np.ndarray  # per turn: an assistant turn trained on (else weight 0)
+    system: str  # the system prompt as a JSON string literal
+    start: np.ndarray  # per sample
+    stop: np.ndarray
+    keys: list[tuple]  # per sample: (chat, conversation start), the unit of the train/dev split
+    n: np.ndarray  # per sample: input messages used
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def select(self, mask: np.ndarray) -> Samples:
+        keys = [k for k, keep in zip(self.keys, mask.tolist(), strict=True) if keep]
+        return Samples(
+            self.content,
+            self.assistant,
+            self.trained,
+            self.system,
+            self.start[mask],
+            self.stop[mask],
+            keys,
+            self.n[mask],
+        )
+
+    def trained_replies(self) -> int:
+        return int(np.count_nonzero(self.trained[ranges(self.start, self.stop)]))
+
+    def messages(self, i: int) -> list[dict]:
+        """Sample i as plain dicts, for the report."""
         out = [{"role": "system", "content": json.loads(self.system)}]
-        for role, content, trained in self.turns:
-            m = {"role": role, "content": json.loads(content)}
-            if role == "assistant" and not trained:
+        for t in range(int(self.start[i]), int(self.stop[i])):
+            m = {"role": "assistant" if self.assistant[t] else "user"}
+            m["content"] = json.loads(self.content[t].as_py())
+            if self.assistant[t] and not self.trained[t]:
                 m["weight"] = 0
             out.append(m)
         return out
 
-
-def _line(sample: Sample) -> str:
-    parts = [f'{{"role": "system", "content": {sample.system}}}']
-    for role, content, trained in sample.turns:
-        weight = "" if trained or role == "user" else ', "weight": 0'
-        parts.append(f'{{"role": "{role}", "content": {content}{weight}}}')
-    return '{"messages": [' + ", ".join(parts) + "]}\n"
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the user turn of every (user, reply) pair, pairs per sample)."""
+        per_sample = (self.stop - self.start) // 2
+        within = ranges(np.zeros_like(per_sample), per_sample)  # pair number inside its sample
+        return np.repeat(self.start, per_sample) + 2 * within, per_sample
 
 
-def write_split(path: Path, samples: list[Sample]) -> None:
+def write_split(path: Path, samples: Samples) -> None:
     """train.jsonl / dev.jsonl: OpenAI-style {"messages": [...]} lines; weight 0 = context only."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(_line(s) for s in samples)
+    turns = ranges(samples.start, samples.stop)
+    assistant = pa.array(samples.assistant[turns])
+    untrained = pa.array(samples.assistant[turns] & ~samples.trained[turns])
+    fragments = _concat(
+        pc.if_else(
+            assistant,
+            _large('{"role": "assistant", "content": '),
+            _large('{"role": "user", "content": '),
+        ),
+        samples.content.take(pa.array(turns)),
+        pc.if_else(untrained, _large(', "weight": 0}'), _large("}")),
+    )
+    head = f'{{"messages": [{{"role": "system", "content": {samples.system}}}, '
+    lines = _concat(head, _join(fragments, samples.stop - samples.start, ", "), "]}\n")
+    _write(path, lines)
 
 
-def write_exports(folder: Path, splits: dict[str, list[Sample]]) -> dict[str, str]:
+def write_exports(folder: Path, splits: dict[str, Samples]) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     for split, samples in splits.items():
-        tutorial, chatglm, sharegpt = [], [], []
-        for s in samples:
-            history: list[str] = []
-            turns = s.turns
-            conv = []
-            for i in range(0, len(turns) - 1, 2):
-                user, reply = turns[i][1], turns[i + 1][1]
-                if turns[i + 1][2]:
-                    tutorial.append(f'{{"content": {user}, "summary": {reply}}}\n')
-                    chatglm.append(
-                        f'{{"prompt": {user}, "response": {reply}, "history": [{", ".join(history)}]}}\n'
-                    )
-                history.append(f"[{user}, {reply}]")
-                conv.append(
-                    f'{{"from": "human", "value": {user}}}, {{"from": "gpt", "value": {reply}}}'
-                )
-            sharegpt.append(f'{{"conversations": [{", ".join(conv)}], "system": {s.system}}}')
-        names = {
-            f"tutorial_{split}": f"tutorial_{split}.json",
-            f"chatglm_{split}": f"chatglm_{split}.json",
-        }
-        (folder / names[f"tutorial_{split}"]).write_text("".join(tutorial), encoding="utf-8")
-        (folder / names[f"chatglm_{split}"]).write_text("".join(chatglm), encoding="utf-8")
-        (folder / f"sharegpt_{split}.json").write_text(
-            "[\n" + ",\n".join(sharegpt) + "\n]\n", encoding="utf-8"
+        users, per_sample = samples.pairs()
+        user = samples.content.take(pa.array(users))
+        reply = samples.content.take(pa.array(users + 1))
+        trained = samples.trained[users + 1]
+        rows = np.flatnonzero(trained)
+        user_t, reply_t = user.take(pa.array(rows)), reply.take(pa.array(rows))
+
+        tutorial = _concat('{"content": ', user_t, ', "summary": ', reply_t, "}\n")
+        _write(folder / f"tutorial_{split}.json", tutorial)
+
+        # ChatGLM history of a pair: the pairs before it in its sample.
+        history_items = _concat("[", user, ", ", reply, "]")
+        first_pair = np.repeat(np.cumsum(per_sample) - per_sample, per_sample)[rows]
+        history = _join(
+            history_items.take(pa.array(ranges(first_pair, rows))), rows - first_pair, ", "
         )
-        names[f"sharegpt_{split}"] = f"sharegpt_{split}.json"
-        files.update(names)
+        chatglm = _concat(
+            '{"prompt": ', user_t, ', "response": ', reply_t, ', "history": [', history, "]}\n"
+        )
+        _write(folder / f"chatglm_{split}.json", chatglm)
+
+        pairs = _concat(
+            '{"from": "human", "value": ', user, '}, {"from": "gpt", "value": ', reply, "}"
+        )
+        sharegpt = _concat(
+            '{"conversations": [',
+            _join(pairs, per_sample, ", "),
+            f'], "system": {samples.system}}},\n',
+        )
+        _write(folder / f"sharegpt_{split}.json", sharegpt, head="[\n", tail="\n]\n", cut=2)
+        files.update(
+            {
+                f"tutorial_{split}": f"tutorial_{split}.json",
+                f"chatglm_{split}": f"chatglm_{split}.json",
+                f"sharegpt_{split}": f"sharegpt_{split}.json",
+            }
+        )
     info = {
         f"twin_{split}": {
             "file_name": f"sharegpt_{split}.json",
