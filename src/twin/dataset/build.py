@@ -26,9 +26,10 @@ import pyarrow.compute as pc
 
 from twin.atomic import atomic_dir
 from twin.dataset import conversations as conv
+from twin.dataset.columns import range_sums, ranges, window_hashes
 from twin.dataset.config import BuildConfig
 from twin.dataset.redact import Redactor
-from twin.dataset.split import split_keys
+from twin.dataset.split import dev_mask
 from twin.dataset.text import (
     DEFAULT_PROMPTS,
     NAMELESS_PROMPTS,
@@ -41,7 +42,6 @@ from twin.dataset.writers import (
     Samples,
     encode_str,
     json_strings,
-    ranges,
     write_exports,
     write_split,
 )
@@ -234,8 +234,9 @@ def _build(
             f"no training samples could be made from {total} messages. Where they went:\n{reasons}\n"
             "Try --groups, a longer session_gap_minutes, or a lower min_reply_chars in twin.toml."
         )
-    dev_keys = split_keys(samples.keys, cfg.dev_fraction, cfg.min_dev_samples, cfg.seed)
-    in_dev = np.fromiter((k in dev_keys for k in samples.keys), dtype=bool, count=len(samples))
+    in_dev, dev_conversations = dev_mask(
+        table.chat_keys, samples.chat, samples.time, cfg.dev_fraction, cfg.min_dev_samples, cfg.seed
+    )
     train, dev = samples.select(~in_dev), samples.select(in_dev)
 
     stats = {
@@ -269,7 +270,7 @@ def _build(
             "total": len(samples),
             "train": len(train),
             "dev": len(dev),
-            "dev_conversations": len(dev_keys),
+            "dev_conversations": dev_conversations,
             "assistant_turns_trained": samples.trained_replies(),
         },
         "redactions": dict(redactor.counts.most_common()),
@@ -317,7 +318,7 @@ def _samples(
     if n_conv and cfg.block_mode == "drop" and redactor.block:
         hit = np.fromiter(map(redactor.blocked, texts.to_pylist()), dtype=bool, count=len(texts))
         keep = np.add.reduceat(hit, firsts) == 0
-        _drop(dropped, conv.BLOCKED, _sums(sizes, firsts[~keep], bounds[1:][~keep]))
+        _drop(dropped, conv.BLOCKED, range_sums(sizes, firsts[~keep], bounds[1:][~keep]))
 
     # Most conversations fit one window whole; the others go through the window cutter.
     fits = np.zeros(n_conv, dtype=bool)
@@ -342,14 +343,14 @@ def _samples(
     order = np.argsort(np.concatenate(start), kind="stable")  # windows never overlap
     start, stop, conv_of = (np.concatenate(x)[order] for x in (start, stop, conv_of))
 
-    n = _sums(sizes, start, stop)
-    learn = _sums(ok, start, stop) > 0
+    n = range_sums(sizes, start, stop)
+    learn = range_sums(ok, start, stop) > 0
     _drop(dropped, conv.NOTHING_TO_LEARN, n[~learn])
     start, stop, conv_of, n = start[learn], stop[learn], conv_of[learn], n[learn]
 
     # The first of identical windows stays.
     codes = pc.dictionary_encode(texts).indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(_window_hashes(codes, start, stop), return_index=True)
+    _, first = np.unique(window_hashes(codes, start, stop), return_index=True)
     unique = np.zeros(len(start), dtype=bool)
     unique[first] = True
     _drop(dropped, conv.DUPLICATE, n[~unique])
@@ -357,54 +358,26 @@ def _samples(
 
     kept_turns = ranges(start, stop)
     data.reply_lengths.extend(length[kept_turns][ok[kept_turns]].tolist())
-    data.sample_tokens.extend((_sums(tokens, start, stop) + system_tokens).tolist())
+    data.sample_tokens.extend((range_sums(tokens, start, stop) + system_tokens).tolist())
     chats = turns.conv_chat[conv_of]
-    keys = list(
-        zip(
-            [table.chat_keys[c] for c in chats.tolist()],
-            turns.conv_time[conv_of].tolist(),
-            strict=True,
-        )
-    )
     samples = Samples(
-        json_strings(texts), turns.assistant, ok, encode_str(system_prompt), start, stop, keys, n
+        content=json_strings(texts),
+        assistant=turns.assistant,
+        trained=ok,
+        system=encode_str(system_prompt),
+        start=start,
+        stop=stop,
+        chat=chats,
+        time=turns.conv_time[conv_of],
+        n=n,
     )
     return samples, n_conv, set(chats.tolist())
-
-
-def _sums(values: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """values[start[i]:stop[i]].sum() for every i."""
-    total = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-    return total[stop] - total[start]
 
 
 def _drop(dropped: Counter, reason: str, counts: np.ndarray) -> None:
     n = int(counts.sum())
     if n:
         dropped[reason] += n
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads nearby integers over all 64 bits."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def _window_hashes(codes: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each window's sequence of turn texts (equal texts have equal codes).
-
-    Like hashing a tuple of the texts: two different windows share a hash with odds of about
-    one in 2^64.
-    """
-    if not len(start):
-        return np.zeros(0, dtype=np.uint64)
-    turns = ranges(start, stop)
-    position = turns - np.repeat(start, stop - start)
-    keyed = (codes[turns].astype(np.uint64) << np.uint64(24)) | position.astype(np.uint64)
-    offsets = np.concatenate([[0], np.cumsum(stop - start)[:-1]])
-    return np.add.reduceat(_mix(keyed), offsets) ^ _mix((stop - start).astype(np.uint64))
 
 
 def _write_data(
@@ -495,7 +468,9 @@ class ReportWorker:
 
 def _report_child(conn) -> None:
     try:
-        os.nice(10)  # charts can wait; the data path goes first
+        os.nice(19)  # charts can wait; the data path goes first
+        import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
+
         while True:
             job = conn.recv()
             if job[0] == "stop":

@@ -1,37 +1,42 @@
 """Train/dev split by conversation, never by row: windows of one conversation stay together, so
-dev replies are never half-seen in training. Deterministic for a seed."""
+dev replies are never half-seen in training.
+
+Conversations are taken for dev in an order fixed by a hash of (seed, chat, start time), so the
+split is deterministic for a seed and a conversation keeps its side when the export grows.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import math
 
+import numpy as np
 
-def split_keys(
-    sample_keys: list[tuple], dev_fraction: float, min_dev: int, seed: int
-) -> set[tuple]:
-    """The conversation keys that go to dev.
+from twin.dataset.columns import mix64, string_hashes
 
+
+def dev_mask(
+    chat_keys: list[str],
+    chat: np.ndarray,
+    start_time: np.ndarray,
+    dev_fraction: float,
+    min_dev: int,
+    seed: int,
+) -> tuple[np.ndarray, int]:
+    """(which samples go to dev, how many conversations that is).
+
+    Sample i belongs to the conversation of chat_keys[chat[i]] that started at start_time[i].
     Dev gets `dev_fraction` of the samples, at least `min_dev`, but never more than a fifth of the
     conversations (and none when there is only one).
     """
-    counts: dict[tuple, int] = {}
-    for key in sample_keys:
-        counts[key] = counts.get(key, 0) + 1
+    n = len(chat)
+    time_bits = np.asarray(start_time, dtype=np.float64).view(np.uint64)
+    conversation = mix64(string_hashes(chat_keys, seed)[chat] ^ mix64(time_bits))
+    # np.unique sorts by hash: that is the (pseudo-random, stable) order conversations go to dev.
+    _, inverse, counts = np.unique(conversation, return_inverse=True, return_counts=True)
     conversations = len(counts)
     if conversations < 2:
-        return set()
-    target = max(min_dev, math.ceil(dev_fraction * len(sample_keys)))
-    max_conversations = max(1, conversations // 5)
-
-    def order(key: tuple) -> bytes:
-        return hashlib.blake2b(repr((seed, key)).encode("utf-8"), digest_size=8).digest()
-
-    dev: set[tuple] = set()
-    taken = 0
-    for key in sorted(counts, key=order):
-        if taken >= target or len(dev) >= max_conversations:
-            break
-        dev.add(key)
-        taken += counts[key]
-    return dev
+        return np.zeros(n, dtype=bool), 0
+    target = max(min_dev, math.ceil(dev_fraction * n))
+    taken_before = np.cumsum(counts) - counts
+    take = min(max(1, conversations // 5), int(np.count_nonzero(taken_before < target)))
+    return inverse.reshape(-1) < take, take

@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from twin.dataset.columns import ranges
+
 encode_str = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # type: ignore[attr-defined]
 
 # What json.dumps(ensure_ascii=False) escapes in a string; text without any is only quoted.
@@ -40,14 +42,6 @@ def json_strings(texts: pa.Array) -> pa.Array:
     rows = np.flatnonzero(escape)
     encoded = [encode_str(t) for t in texts.take(pa.array(rows)).to_pylist()]
     return pc.replace_with_mask(quoted, pa.array(escape), pa.array(encoded, pa.large_string()))
-
-
-def ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """start[0]..stop[0]-1, then start[1]..stop[1]-1, …, as one index array."""
-    lengths = stop - start
-    total = int(lengths.sum())
-    before = np.cumsum(lengths) - lengths
-    return np.repeat(start - before, lengths) + np.arange(total, dtype=np.int64)
 
 
 def _join(parts: pa.Array, lengths: np.ndarray, sep: str) -> pa.Array:
@@ -93,14 +87,14 @@ class Samples:
     system: str  # the system prompt as a JSON string literal
     start: np.ndarray  # per sample
     stop: np.ndarray
-    keys: list[tuple]  # per sample: (chat, conversation start), the unit of the train/dev split
+    chat: np.ndarray  # per sample: chat index; with time, its conversation (the unit of the split)
+    time: np.ndarray  # per sample: when its conversation started
     n: np.ndarray  # per sample: input messages used
 
     def __len__(self) -> int:
         return len(self.start)
 
     def select(self, mask: np.ndarray) -> Samples:
-        keys = [k for k, keep in zip(self.keys, mask.tolist(), strict=True) if keep]
         return Samples(
             self.content,
             self.assistant,
@@ -108,7 +102,8 @@ class Samples:
             self.system,
             self.start[mask],
             self.stop[mask],
-            keys,
+            self.chat[mask],
+            self.time[mask],
             self.n[mask],
         )
 
