@@ -132,11 +132,14 @@ class MessageTable:
 
     def timeline(self) -> dict[tuple[str, bool], int]:
         """Messages per (YYYY-MM, me)."""
-        months, codes = np.unique(self.month, return_inverse=True)
-        counts = np.bincount(codes.astype(np.int64) * 2 + self.me, minlength=2 * len(months))
+        if not len(self.month):
+            return {}
+        index = (self.month // 100).astype(np.int64) * 12 + self.month % 100 - 1  # months since 0
+        first = int(index.min())
+        counts = np.bincount((index - first) * 2 + self.me)
         return {
-            (f"{months[i // 2] // 100:04d}-{months[i // 2] % 100:02d}", bool(i % 2)): int(n)
-            for i, n in enumerate(counts)
+            (f"{(first + i // 2) // 12:04d}-{(first + i // 2) % 12 + 1:02d}", bool(i % 2)): int(n)
+            for i, n in enumerate(counts.tolist())
             if n
         }
 

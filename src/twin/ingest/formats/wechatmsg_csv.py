@@ -273,6 +273,17 @@ def _encode(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
     return words, codes.astype(np.int64)
 
 
+def _distinct(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True) for integers in [0, size): counted, not sorted,
+    when size is small beside the row count."""
+    if size > 4 * len(values) + (1 << 20):
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
+
+
 def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks])
 
@@ -339,10 +350,17 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     others = np.flatnonzero(mask & ~np.isin(type_, list(_NO_TEXT)))
     content = col("StrContent")
     other_texts = []
-    for i, raw in zip(others.tolist(), content.take(pa.array(others)).to_pylist(), strict=True):
-        k, t = kind_and_text(int(type_[i]), int(sub[i]), raw)
-        kind[i] = KIND_CODE[k]
-        other_texts.append(t)
+    other_kinds = []
+    for t, s, raw in zip(
+        type_[others].tolist(),
+        sub[others].tolist(),
+        content.take(pa.array(others)).to_pylist(),
+        strict=True,
+    ):
+        k, text = kind_and_text(t, s, raw)
+        other_kinds.append(KIND_CODE[k])
+        other_texts.append(text)
+    kind[others] = other_kinds
     texts = [""] * int(mask.sum())
     # replacements in row order: empty for media rows, mapped text for the others
     where = np.flatnonzero(mask)
@@ -358,12 +376,13 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
     # column is encoded on its own and the codes combined: few distinct values, no string joins.
     stem = source.name.rsplit(".", 1)[0]
-    values, combined = [], np.zeros(n, dtype=np.int64)
+    values, combined, size = [], np.zeros(n, dtype=np.int64), 1
     for name in ("TalkerId", "Remark", "NickName"):
         words, codes = _encode(col(name))
         combined = combined * len(words) + codes
+        size *= len(words)
         values.append(words)
-    distinct, inverse = np.unique(combined, return_inverse=True)
+    distinct, inverse = _distinct(combined, size)
     keys: dict[str, int] = {}
     chat_keys: list[str] = []
     chat_names: list[str] = []
@@ -377,7 +396,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
             chat_keys.append(key)
             chat_names.append(chat_name)
         remap.append(keys[key])
-    chat = np.asarray(remap, dtype=np.int32)[inverse.reshape(-1)]
+    chat = np.asarray(remap, dtype=np.int32)[inverse]
 
     # Senders: mine default to 我, others' to the chat's name, as in the row parser.
     sender_col = col("Sender")
@@ -398,10 +417,13 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     # What ingest needs to decide groups: the other senders of each chat.
     counted = ~me & (kind != KIND_CODE["system"]) & (kind != KIND_CODE["recall"])
     names, scodes = _encode(sender)
-    pairs = np.unique(chat[counted].astype(np.int64) * max(1, len(names)) + scodes[counted])
+    width = max(1, len(names))
+    pairs, _ = _distinct(
+        chat[counted].astype(np.int64) * width + scodes[counted], len(chat_keys) * width
+    )
     chat_senders: dict[str, set[tuple[str, str]]] = {k: set() for k in chat_keys}
     for pair in pairs.tolist():
-        c, s_ = divmod(pair, max(1, len(names)))
+        c, s_ = divmod(pair, width)
         name = names[s_]
         chat_senders[chat_keys[c]].add((name if _is_wxid(name) else "", name))
 
