@@ -1,8 +1,9 @@
 """Train/dev split by conversation, never by row: windows of one conversation stay together, so
 dev replies are never half-seen in training.
 
-Conversations are taken for dev in an order fixed by a hash of (seed, chat, start time), so the
-split is deterministic for a seed and a conversation keeps its side when the export grows.
+Conversations are taken for dev in an order fixed by a hash of (seed, chat, start time): the
+split is deterministic for a seed, and a conversation's place in that order does not depend on
+the rest of the export.
 """
 
 from __future__ import annotations

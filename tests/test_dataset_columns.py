@@ -1,0 +1,68 @@
+"""The column helpers the build rests on, against plain-Python versions of the same thing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twin.dataset.columns import range_sums, ranges, window_hashes
+from twin.dataset.split import dev_mask
+from twin.dataset.writers import json_strings
+
+# Text as exports hold it: any character Arrow can store (no lone surrogates), escapes included.
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+
+
+@given(st.lists(texts, max_size=20))
+def test_json_strings_match_json_dumps(values):
+    got = json_strings(pa.array(values, pa.string())).to_pylist()
+    assert got == [json.dumps(v, ensure_ascii=False) for v in values]
+
+
+@given(st.lists(st.integers(0, 5), max_size=12), st.integers(0, 3))
+def test_ranges_and_range_sums(lengths, gap):
+    start, stop, at = [], [], 0
+    for n in lengths:
+        at += gap
+        start.append(at)
+        at += n
+        stop.append(at)
+    start, stop = np.array(start, dtype=np.int64), np.array(stop, dtype=np.int64)
+    expected = [i for a, b in zip(start, stop, strict=True) for i in range(a, b)]
+    assert ranges(start, stop).tolist() == expected
+    values = np.arange(at + 1) ** 2
+    sums = [int(values[a:b].sum()) for a, b in zip(start, stop, strict=True)]
+    assert range_sums(values, start, stop).tolist() == sums
+
+
+def test_window_hashes_tell_sequences_apart():
+    codes = np.array([1, 2, 1, 2, 2, 1, 1, 1, 2, 0])
+    start = np.array([0, 2, 4, 6, 7, 9])
+    stop = np.array([2, 4, 6, 7, 9, 10])
+    # windows: (1, 2) (1, 2) (2, 1) (1,) (1, 2) (0,)
+    h = window_hashes(codes, start, stop).tolist()
+    assert h[0] == h[1] == h[4]
+    assert len({h[0], h[2], h[3], h[5]}) == 4  # order, length and value all count
+
+
+def test_dev_mask_takes_whole_conversations_in_a_seeded_order():
+    chat = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+    time = np.array([5.0, 5.0, 9.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0, 7.0])
+    keys = ["a", "b", "c", "d"]  # conversations: (a,5) (a,9) (b,5) (c,1) (d,7)
+    for seed in range(20):
+        mask, taken = dev_mask(keys, chat, time, dev_fraction=0.1, min_dev=1, seed=seed)
+        assert taken == 1  # a fifth of 5 conversations
+        conversations = {(c, t) for c, t, m in zip(chat, time, mask, strict=True) if m}
+        assert len(conversations) == 1
+        whole = {(c, t) for c, t in zip(chat, time, strict=True)} & conversations
+        assert sum(mask) == sum(1 for c, t in zip(chat, time, strict=True) if (c, t) in whole)
+        again, _ = dev_mask(keys, chat, time, dev_fraction=0.1, min_dev=1, seed=seed)
+        assert (mask == again).all()
+    picks = {
+        tuple(dev_mask(keys, chat, time, dev_fraction=0.1, min_dev=1, seed=s)[0]) for s in range(20)
+    }
+    assert len(picks) > 1  # the seed changes which conversation goes to dev
