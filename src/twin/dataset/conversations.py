@@ -84,7 +84,7 @@ def conversations(
     system = kind == KIND_CODE["system"]
     recall = kind == KIND_CODE["recall"]
     group = table.chat_group[table.chat] if not cfg.groups else np.zeros(n, dtype=bool)
-    empty = text_kind & (table.stripped_lengths() == 0)
+    empty = text_kind & table.blank()
     _count(dropped, GROUP, group)
     live = ~group
     _count(dropped, SYSTEM, live & system)

@@ -123,12 +123,11 @@ class MessageTable:
         counts = pc.value_counts(senders).to_pylist()
         return sorted(((c["values"], c["counts"]) for c in counts), key=lambda vc: (-vc[1], vc[0]))
 
-    def stripped_lengths(self) -> np.ndarray:
-        """Length of each message's text without surrounding whitespace, in sorted order."""
-        lengths = pc.utf8_length(pc.utf8_trim_whitespace(self._text))
-        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in lengths.chunks])[
-            self.order
-        ]
+    def blank(self) -> np.ndarray:
+        """Whether each message's text is empty or only whitespace, in sorted order."""
+        text = self._text
+        blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text)).fill_null(False)
+        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in blank.chunks])[self.order]
 
     def timeline(self) -> dict[tuple[str, bool], int]:
         """Messages per (YYYY-MM, me)."""
