@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -306,9 +307,14 @@ def _samples(
     """Conversations cut into windows, replies judged, duplicates removed: column-wise."""
     turns = conv.conversations(table, cfg, placeholders, dropped, redactor.redact_array)
     texts = turns.text
+    # Arrow's kernels release the GIL: the JSON encoding and the reply measures run side by side.
+    pool = ThreadPoolExecutor(2)
+    content = pool.submit(json_strings, texts)
+    measures = pool.submit(reply_measures, texts)
+    pool.shutdown(wait=False)
     sizes = turns.n.astype(np.int64)
     tokens = np.asarray(count_tokens(texts), dtype=np.int64)
-    length, words = reply_measures(texts)
+    length, words = measures.result()
     ok = turns.assistant & (length >= cfg.min_reply_chars) & (length <= cfg.max_reply_chars) & words
     bounds = turns.conv_start.astype(np.int64)
     n_conv = turns.conversations
@@ -361,7 +367,7 @@ def _samples(
     data.sample_tokens.extend((range_sums(tokens, start, stop) + system_tokens).tolist())
     chats = turns.conv_chat[conv_of]
     samples = Samples(
-        content=json_strings(texts),
+        content=content.result(),
         assistant=turns.assistant,
         trained=ok,
         system=encode_str(system_prompt),
