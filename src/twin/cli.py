@@ -37,7 +37,9 @@ VERBS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every verb, or, with `only`, of that verb alone (the others are listed but
+    their modules not imported: each costs start-up time)."""
     parser = argparse.ArgumentParser(
         prog="twin",
         description="Turn your own chat history into a chatbot that talks like you.",
@@ -46,20 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"twin {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, (module_name, help_text) in VERBS.items():
-        module = importlib.import_module(module_name)
         p = sub.add_parser(
-            verb,
-            help=help_text,
-            description=module.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            verb, help=help_text, formatter_class=argparse.RawDescriptionHelpFormatter
         )
+        if only is not None and verb != only:
+            continue
+        module = importlib.import_module(module_name)
+        p.description = module.__doc__
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(verb if verb in VERBS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
