@@ -6,13 +6,9 @@ books are checked before anything is written: input = used + Σ dropped.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import multiprocessing
 import os
-import sys
-import threading
 import time
 import traceback
 from collections import Counter
@@ -62,16 +58,6 @@ class BuildData:
     per_chat_me: Counter = field(default_factory=Counter)
     reply_lengths: list[int] = field(default_factory=list)
     sample_tokens: list[int] = field(default_factory=list)
-
-
-def _warm_up_pandas() -> None:
-    """Import pandas in the background while the export is read.
-
-    pyarrow imports pandas (when installed) on its first `pa.array()` call, to recognise pandas
-    objects: 0.3 s on the critical path otherwise; during Arrow's CSV read the core is free.
-    """
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is not None:
-        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
 
 
 def _is_dataset(folder: Path) -> bool:
@@ -181,7 +167,6 @@ def _build(
     worker: ReportWorker | None,
     started: float,
 ) -> dict:
-    _warm_up_pandas()
     result = ingest(
         inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress, columnar=True
     )

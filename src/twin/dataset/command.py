@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from twin.dataset.build import build
     from twin.dataset.config import load_config
+    from twin.fast_start import keep_pandas_out_of_arrow
+
+    keep_pandas_out_of_arrow()
 
     cfg = load_config(
         args.config,
