@@ -376,20 +376,22 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
     # column is encoded on its own and the codes combined: few distinct values, no string joins.
     stem = source.name.rsplit(".", 1)[0]
-    values, combined, size = [], np.zeros(n, dtype=np.int64), 1
+    # After each column the combinations seen so far are renumbered 0..k-1, so that the codes
+    # stay small enough to count.
+    combos = np.zeros((1, 0), dtype=np.int64)  # row c: the column codes of combination c
+    inverse = np.zeros(n, dtype=np.int64)
+    values = []
     for name in ("TalkerId", "Remark", "NickName"):
         words, codes = _encode(col(name))
-        combined = combined * len(words) + codes
-        size *= len(words)
         values.append(words)
-    distinct, inverse = _distinct(combined, size)
+        distinct, inverse = _distinct(inverse * len(words) + codes, len(combos) * len(words))
+        seen, code = np.divmod(distinct, len(words))
+        combos = np.column_stack([combos[seen], code])
     keys: dict[str, int] = {}
     chat_keys: list[str] = []
     chat_names: list[str] = []
     remap = []
-    for code in distinct.tolist():
-        code, nick = divmod(code, len(values[2]))
-        talker, remark = divmod(code, len(values[1]))
+    for talker, remark, nick in combos.tolist():
         key, chat_name = chat_of(values[0][talker], values[1][remark], values[2][nick], stem)
         if key not in keys:
             keys[key] = len(chat_keys)
