@@ -9,14 +9,18 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import read_jsonl
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twin import __version__
 from twin.atomic import atomic_dir, atomic_write
 from twin.errors import TwinError
 from twin.ingest import ingest
 from twin.ingest.sources import Source
+from twin.ingest.table import _chat_time_order
 
 HEADER12 = (
     "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,"
@@ -555,3 +559,14 @@ def test_atomic_dir_replaces_only_when_complete(tmp_path):
         (d / "dev.jsonl").write_text("3\n", encoding="utf-8")
     assert [p.name for p in target.iterdir()] == ["dev.jsonl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5)), max_size=40), st.booleans())
+def test_chat_time_order_is_stable_by_chat_then_time(rows, in_time_order):
+    """The fast path (rows already in time order) and the general sort agree with sorted()."""
+    if in_time_order:
+        rows = sorted(rows, key=lambda r: r[1])
+    chat = np.array([c for c, _ in rows], dtype=np.int32)
+    ts = np.array([t for _, t in rows], dtype=np.float64)
+    expected = sorted(range(len(rows)), key=lambda i: (rows[i][0], rows[i][1], i))
+    assert _chat_time_order(chat, ts, 4).tolist() == expected

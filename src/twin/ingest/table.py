@@ -80,6 +80,17 @@ def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def _chat_time_order(chat: np.ndarray, ts: np.ndarray, chats: int) -> np.ndarray:
+    """Row order by chat, then time, then source order.
+
+    Exports are mostly written in time order: then a stable sort by chat alone gives the same
+    order, and for fewer than 65,536 chats numpy does it as a radix sort, 5x faster.
+    """
+    if chats < 1 << 16 and bool(np.all(ts[1:] >= ts[:-1])):
+        return np.argsort(chat.astype(np.uint16), kind="stable")
+    return np.lexsort((np.arange(len(ts)), ts, chat))
+
+
 @dataclass
 class MessageTable:
     """All messages sorted stably by chat key, time, source order.
@@ -160,7 +171,7 @@ class MessageTable:
         empty = not parts
         chat = np.concatenate(chat_codes) if not empty else np.zeros(0, np.int32)
         ts = np.concatenate([p.ts for p in parts]) if not empty else np.zeros(0)
-        order = np.lexsort((np.arange(len(ts)), ts, chat))  # stable: source order breaks ties
+        order = _chat_time_order(chat, ts, len(keys))
 
         def cat(name: str, dtype) -> np.ndarray:
             if empty:
