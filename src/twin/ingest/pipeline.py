@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from tqdm import tqdm
-
 from twin.atomic import atomic_write
 from twin.errors import InputError, TwinError
 from twin.ingest import formats
@@ -105,27 +103,22 @@ def ingest(
     try:
         result = IngestResult(reports=[], chats={}, media_skipped=found.media_skipped)
         total_bytes = sum(s.size() for s in found.sources)
-        show = progress if progress is not None else sys.stderr.isatty()
-        bar = tqdm(
-            total=total_bytes,
-            unit="B",
-            unit_scale=True,
-            desc="ingest",
-            disable=not show,
-            leave=False,
-        )
+        bar = None
+        if progress if progress is not None else sys.stderr.isatty():
+            from tqdm import tqdm  # imported only when shown: a tenth of a short build's start
+
+            bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="ingest", leave=False)
         for source in found.sources:
             try:
-                _read_source(
-                    source, forced, skip_bad_rows, bar.update if show else None, result, columnar
-                )
+                _read_source(source, forced, skip_bad_rows, bar and bar.update, result, columnar)
             except (zipfile.BadZipFile, zlib.error, EOFError) as e:
                 if source.member is None:
                     raise
                 raise InputError(
                     source.display, None, f"the zip member is damaged ({e})", "an intact zip"
                 ) from e
-        bar.close()
+        if bar is not None:
+            bar.close()
     finally:
         found.close()
     if not result.reports:
