@@ -247,6 +247,8 @@ def _layout(named: int, row: list[str], report: FileReport) -> tuple[str, set[in
     return (f"unknown ({named} columns)", {named})
 
 
+# Arrow's CSV blocks: 4 MB, fewer and larger tasks for the threads (10% faster than 1 MB).
+BLOCK_SIZE = 1 << 22
 # Column types for the column-wise read: Arrow checks every value while parsing, in parallel,
 # and any value the row parser would treat differently makes the read fail and fall back.
 _TYPES = {name: pa.string() for name in HEADER12}
@@ -305,8 +307,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         with source.open_binary() as f:
             table = pacsv.read_csv(
                 f,
-                # 4 MB blocks: fewer, larger tasks for the threads (10% faster than 1 MB)
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+                read_options=pacsv.ReadOptions(use_threads=True, block_size=BLOCK_SIZE),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types=_TYPES,
