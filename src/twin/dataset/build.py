@@ -402,11 +402,11 @@ class ReportWorker:
     """Draws report.html and its charts in a second process while this one writes the data.
 
     Forked at the start, while this process is still small (a fork of a large process
-    doubles its measured memory and copies every page it writes to afterwards), but idle until
-    the export is read: Arrow's CSV reader uses every core until then. matplotlib's import and
-    the first charts then run beside the sample building, which is single-threaded; the final
-    numbers arrive through a pipe. Without fork (Windows, macOS default) the report is drawn in
-    this process instead.
+    doubles its measured memory and copies every page it writes to afterwards); it imports
+    matplotlib at the lowest priority while the export is read, draws the input's charts beside
+    the sample building, which is single-threaded, and the rest once the final numbers arrive
+    through the pipe. Without fork (Windows, macOS default) the report is drawn in this process
+    instead.
     """
 
     def __init__(self) -> None:
