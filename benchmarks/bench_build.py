@@ -31,9 +31,9 @@ def _median(runs: list[dict]) -> dict:
 def main() -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-n", type=int, default=1_000_000, help="messages in the generated CSV")
-    p.add_argument("--runs", type=int, default=5, help="runs of twin build (median reported)")
+    p.add_argument("--runs", type=int, default=7, help="runs of twin build (median reported)")
     p.add_argument(
-        "--baseline-runs", type=int, default=2, help="runs of the baseline (median reported)"
+        "--baseline-runs", type=int, default=3, help="runs of the baseline (median reported)"
     )
     args = p.parse_args()
     csv_path = ensure_csv(args.n)
