@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import HERE, ensure_csv, machine, measure, save, twin_cmd
+from common import HERE, compile_twin, ensure_csv, machine, measure, save, twin_cmd
 
 
 def _median(runs: list[dict]) -> dict:
@@ -37,6 +37,7 @@ def main() -> dict:
     )
     args = p.parse_args()
     csv_path = ensure_csv(args.n)
+    compile_twin()
     with tempfile.TemporaryDirectory() as tmp:
         # Medians of several runs each, interleaved: a shared VM's speed drifts by ±20% over
         # minutes, and alternating keeps that drift out of the ratio.

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ensure_csv, machine, measure, save, twin_cmd
+from common import compile_twin, ensure_csv, machine, measure, save, twin_cmd
 
 
 def main() -> dict:
@@ -21,6 +21,7 @@ def main() -> dict:
     p.add_argument("-n", type=int, default=1_000_000, help="messages in the generated CSV")
     args = p.parse_args()
     csv_path = ensure_csv(args.n)
+    compile_twin()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "messages.jsonl"
         twin = measure(twin_cmd("ingest", str(csv_path), "-o", str(out), "--quiet"))

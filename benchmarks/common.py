@@ -6,6 +6,7 @@ every 20 ms, so a forked worker counts too.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
@@ -76,6 +77,14 @@ def save(name: str, result: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def compile_twin() -> None:
+    """Bytecode for twin's modules, as pip writes it when it installs a package: an editable
+    install under PYTHONDONTWRITEBYTECODE would compile them again at every run."""
+    import twin
+
+    compileall.compile_dir(Path(twin.__file__).parent, quiet=1)
 
 
 def twin_cmd(*args: str) -> list[str]:
