@@ -35,6 +35,9 @@ def machine() -> dict:
 
 def measure(cmd: list[str], **kwargs) -> dict:
     """Wall seconds and peak RSS (MB, process tree) of a command that must succeed."""
+    # Written data still being flushed (the previous benchmark's output) would take CPU and
+    # disk from this run: flush it first.
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs

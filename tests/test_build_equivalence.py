@@ -14,6 +14,8 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +24,7 @@ from twin.ingest import ingest
 from twin.ingest.formats import wechatmsg_csv
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
+from twin.ingest.table import KIND_CODE
 
 HEADER9 = [
     "localId",
@@ -424,3 +427,36 @@ def test_irregular_files_fall_back_and_still_build(twin, tmp_path, make, flags):
     reference = assert_same(twin, reference_csv, regular)
     assert fast["train"] + fast["dev"] == reference["train"] + reference["dev"]
     assert fast["samples"]["total"] == 1
+
+
+def test_plain_kinds_agree_with_the_row_mapping():
+    """The column-wise shortcut maps every row it takes exactly as kind_and_text does."""
+    cases = [
+        (34, 0, '<msg><voicemsg voicelength="2380" /></msg>'),
+        (34, 0, '<msg><voicemsg transtext="到了" /></msg>'),
+        (10000, 0, '"阿强" 撤回了一条消息'),
+        (10000, 0, "你已添加了小明 &amp; 现在可以开始聊天了"),
+        (10000, 0, '<a href="x">小红</a> 撤回了一条消息'),
+        (10000, 0, ""),
+        (49, 57, "quoted reply text"),
+        (49, 57, ""),
+        (49, 57, "<msg><appmsg><title>t</title></appmsg></msg>"),
+        (49, 5, "https://example.com"),
+        (49, 6, "<msg/>"),
+        (49, 99, "unknown app"),
+        (48, 0, '<msg><location poiname="某某咖啡" /></msg>'),
+        (10002, 0, "<sysmsg type='revokemsg'><revokemsg>x</revokemsg></sysmsg>"),
+    ]
+    type_ = np.array([c[0] for c in cases])
+    sub = np.array([c[1] for c in cases])
+    content = pa.array([c[2] for c in cases], pa.string())
+    kind, keep_text, parse = wechatmsg_csv._plain_kinds(type_, sub, content)
+    for i, (t, s, raw) in enumerate(cases):
+        if parse[i]:
+            continue
+        expected_kind, expected_text = wechatmsg_csv.kind_and_text(t, s, raw)
+        assert (KIND_CODE[expected_kind], raw if keep_text[i] else "") == (
+            kind[i],
+            expected_text,
+        ), cases[i]
+    assert parse.tolist().count(True) == 4  # the transcription, the markup, location, revoke

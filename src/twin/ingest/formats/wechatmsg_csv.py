@@ -275,6 +275,45 @@ def _encode(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
     return words, codes.astype(np.int64)
 
 
+def _plain_kinds(
+    type_: np.ndarray, sub: np.ndarray, content: pa.Array
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """kind_and_text over a column, for the common rows that need no parsing.
+
+    Returns (kind code, text = the content (else empty), rows still to map one by one). Each
+    case is what kind_and_text does: a voice note without a transcription has no text; a system
+    line without markup is its own text, a recall notice when it says so; an app message is
+    its sub-type's kind, with its content as text unless it is XML.
+    """
+    n = len(type_)
+    kind = np.full(n, KIND_CODE["other"], dtype=np.int8)
+    keep_text = np.zeros(n, dtype=bool)
+    parse = np.ones(n, dtype=bool)
+
+    def has(pattern: str) -> np.ndarray:
+        return pc.match_substring(content, pattern).to_numpy(zero_copy_only=False)
+
+    voice = (type_ == 34) & ~has("transtext")
+    kind[voice] = KIND_CODE["voice"]
+    parse[voice] = False
+
+    system = (type_ == 10000) & ~has("<")
+    kind[system] = np.where(has("撤回了一条消息")[system], KIND_CODE["recall"], KIND_CODE["system"])
+    keep_text[system] = True
+    parse[system] = False
+
+    app = type_ == 49
+    if app.any():
+        xml = pc.starts_with(content, "<").to_numpy(zero_copy_only=False)
+        empty = (pc.binary_length(content).to_numpy(zero_copy_only=False) == 0) | xml
+        app_kind = np.array([KIND_CODE[APP_KINDS.get(x, "other")] for x in sub[app].tolist()])
+        app_kind[(app_kind == KIND_CODE["text"]) & empty[app]] = KIND_CODE["other"]
+        kind[app] = app_kind
+        keep_text[app] = ~xml[app]
+        parse[app] = False
+    return kind, keep_text, parse
+
+
 def _distinct(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(values, return_inverse=True) for integers in [0, size): counted, not sorted,
     when size is small beside the row count."""
@@ -344,36 +383,41 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     strtime = col("StrTime")
     month = _numpy(pc.add(pc.multiply(pc.year(strtime), 100), pc.month(strtime))).astype(np.int32)
 
-    # Kinds: text and media rows are arrays work; the rest go through the row parser's mapping.
+    # Kinds: text and media rows are array work, and so are the other rows whose mapping needs
+    # no parsing; the rest go through the row parser's mapping, one by one.
     kind = np.full(n, KIND_CODE["text"], dtype=np.int8)
     mask = type_ != 1
     for t, k in _NO_TEXT.items():
         kind[type_ == t] = KIND_CODE[k]
     others = np.flatnonzero(mask & ~np.isin(type_, list(_NO_TEXT)))
     content = col("StrContent")
-    other_texts = []
-    other_kinds = []
-    for t, s, raw in zip(
-        type_[others].tolist(),
-        sub[others].tolist(),
-        content.take(pa.array(others)).to_pylist(),
-        strict=True,
-    ):
-        k, text = kind_and_text(t, s, raw)
-        other_kinds.append(KIND_CODE[k])
-        other_texts.append(text)
-    kind[others] = other_kinds
-    texts = [""] * int(mask.sum())
-    # replacements in row order: empty for media rows, mapped text for the others
-    where = np.flatnonzero(mask)
-    slot = np.searchsorted(where, others)
-    for j, t in zip(slot.tolist(), other_texts, strict=True):
-        texts[j] = t
-    text = (
-        pc.replace_with_mask(content, pa.array(mask), pa.array(texts, pa.string()))
-        if len(where)
-        else content
-    )
+    other_content = content.take(pa.array(others)).combine_chunks()
+    other_kind, keep_text, parse = _plain_kinds(type_[others], sub[others], other_content)
+    kind[others] = other_kind
+    other_text = pc.if_else(pa.array(keep_text), other_content, "")
+    rows = np.flatnonzero(parse)
+    if len(rows):
+        mapped = [
+            kind_and_text(t, s, raw)
+            for t, s, raw in zip(
+                type_[others[rows]].tolist(),
+                sub[others[rows]].tolist(),
+                other_content.take(pa.array(rows)).to_pylist(),
+                strict=True,
+            )
+        ]
+        kind[others[rows]] = [KIND_CODE[k] for k, _ in mapped]
+        other_text = pc.replace_with_mask(
+            other_text, pa.array(parse), pa.array([t for _, t in mapped], pa.string())
+        )
+    # Media rows keep no text; the others' text goes back in its place.
+    text = content
+    if len(others) < int(mask.sum()):
+        text = pc.if_else(pa.array(mask), "", content)
+    if len(others):
+        is_other = np.zeros(n, dtype=bool)
+        is_other[others] = True
+        text = pc.replace_with_mask(text, pa.array(is_other), other_text)
 
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
     # column is encoded on its own and the codes combined: few distinct values, no string joins.
