@@ -131,11 +131,11 @@ class Samples:
 def write_split(path: Path, samples: Samples) -> None:
     """train.jsonl / dev.jsonl: OpenAI-style {"messages": [...]} lines; weight 0 = context only."""
     turns = ranges(samples.start, samples.stop)
-    assistant = pa.array(samples.assistant[turns])
-    untrained = pa.array(samples.assistant[turns] & ~samples.trained[turns])
+    assistant = samples.assistant[turns]
+    untrained = pa.array(assistant & ~samples.trained[turns])
     fragments = _concat(
         pc.if_else(
-            assistant,
+            pa.array(assistant),
             _large('{"role": "assistant", "content": '),
             _large('{"role": "user", "content": '),
         ),

@@ -420,10 +420,9 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         text = pc.replace_with_mask(text, pa.array(is_other), other_text)
 
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
-    # column is encoded on its own and the codes combined: few distinct values, no string joins.
+    # column is encoded on its own and combined with the combinations seen so far, which are
+    # renumbered 0..k-1 after each column: the codes stay small enough to count, no string joins.
     stem = source.name.rsplit(".", 1)[0]
-    # After each column the combinations seen so far are renumbered 0..k-1, so that the codes
-    # stay small enough to count.
     combos = np.zeros((1, 0), dtype=np.int64)  # row c: the column codes of combination c
     inverse = np.zeros(n, dtype=np.int64)
     values = []
