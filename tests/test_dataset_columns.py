@@ -6,11 +6,13 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given
 from hypothesis import strategies as st
 
 from twin.dataset.columns import range_sums, ranges, window_hashes
 from twin.dataset.split import dev_mask
+from twin.dataset.text import SPACE_CLASS_RE2, has_words, reply_measures, visible_length
 from twin.dataset.writers import json_strings
 
 # Text as exports hold it: any character Arrow can store (no lone surrogates), escapes included.
@@ -66,3 +68,30 @@ def test_dev_mask_takes_whole_conversations_in_a_seeded_order():
         tuple(dev_mask(keys, chat, time, dev_fraction=0.1, min_dev=1, seed=s)[0]) for s in range(20)
     }
     assert len(picks) > 1  # the seed changes which conversation goes to dev
+
+
+# Pieces, so that placeholders, emoticon codes and whitespace runs come up often.
+_REPLY = st.lists(
+    st.lists(
+        st.sampled_from(
+            list("ab 1\n\t\u3000\xa0\x85\u2028[]<>_Z图片😀,.!?") + ["[图片]", "<PHONE>", "[微笑]"]
+        )
+    ).map("".join),
+    max_size=30,
+)
+
+
+@given(_REPLY, st.randoms(use_true_random=False))
+def test_reply_measures_match_the_per_text_functions(texts, rng):
+    mine = np.array([rng.random() < 0.6 for _ in texts], dtype=bool)
+    lengths, words = reply_measures(pa.array(texts, pa.string()), mine)
+    for text, m, n, w in zip(texts, mine, lengths.tolist(), words.tolist(), strict=True):
+        assert (n, w) == ((visible_length(text), has_words(text)) if m else (0, False))
+
+
+def test_the_re2_space_class_is_pythons_whitespace():
+    every = [chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000]
+    matched = pc.match_substring_regex(pa.array(every), f"^[{SPACE_CLASS_RE2}]$")
+    assert [c for c, m in zip(every, matched.to_pylist(), strict=True) if m] == [
+        c for c in every if c.isspace()
+    ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
+import os
 import sys
+from collections.abc import Iterator
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):
@@ -33,3 +36,23 @@ def keep_pandas_out_of_arrow() -> None:
         pa.array([0])
     finally:
         sys.meta_path.remove(blocker)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy imported inside this block (or by a process forked in it) runs OpenBLAS on one
+    thread.
+
+    At import, OpenBLAS starts a thread per core that spins for about 0.1 s of CPU waiting for
+    work; ingest and build do no linear algebra, and on two cores that is CPU the data path
+    needs. The variable is read when OpenBLAS loads, so it is set only around the import: it
+    does not reach anything run later in this process. A user's own setting is left alone.
+    """
+    if "numpy" in sys.modules or "OPENBLAS_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENBLAS_NUM_THREADS", None)

@@ -7,10 +7,7 @@ books are checked before anything is written: input = used + Σ dropped.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +23,7 @@ from twin.dataset import conversations as conv
 from twin.dataset.columns import range_sums, ranges, window_hashes
 from twin.dataset.config import BuildConfig
 from twin.dataset.redact import Redactor
+from twin.dataset.report_worker import ReportWorker
 from twin.dataset.split import dev_mask
 from twin.dataset.text import (
     DEFAULT_PROMPTS,
@@ -132,17 +130,20 @@ def build(
     me: str | None = None,
     skip_bad_rows: bool = False,
     progress: bool | None = None,
-    report: bool = True,
+    report: bool | ReportWorker = True,
 ) -> dict:
-    """Build the dataset folder; returns the stats written to stats.json."""
+    """Build the dataset folder; returns the stats written to stats.json.
+
+    `report`: draw report.html (True), draw it with a ReportWorker started earlier, or not.
+    """
     started = time.perf_counter()
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
-        raise TwinError(
-            f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
-        )
-    worker = ReportWorker() if report else None
+    worker = report if isinstance(report, ReportWorker) else ReportWorker() if report else None
     try:
+        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
+            raise TwinError(
+                f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
+            )
         with atomic_dir(out) as tmp:
             try:
                 return _build(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker, started)
@@ -295,7 +296,7 @@ def _samples(
     # Arrow's kernels release the GIL: the JSON encoding and the reply measures run side by side.
     pool = ThreadPoolExecutor(2)
     content = pool.submit(json_strings, texts)
-    measures = pool.submit(reply_measures, texts)
+    measures = pool.submit(reply_measures, texts, turns.assistant)
     pool.shutdown(wait=False)
     sizes = turns.n.astype(np.int64)
     tokens = np.asarray(count_tokens(texts), dtype=np.int64)
@@ -386,93 +387,6 @@ def _write_data(
         json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     return write_exports(tmp / "exports", {"train": train, "dev": dev})
-
-
-def _report_job(job: tuple) -> None:
-    from twin.dataset.report import draw_overview, write_report
-
-    if job[0] == "overview":
-        draw_overview(job[1], job[2])
-    else:
-        folder, stats, data, examples, exact = job[1:]
-        write_report(folder, stats, data, examples, tokens_exact=exact)
-
-
-class ReportWorker:
-    """Draws report.html and its charts in a second process while this one writes the data.
-
-    Forked at the start, while this process is still small (a fork of a large process
-    doubles its measured memory and copies every page it writes to afterwards); it imports
-    matplotlib at the lowest priority while the export is read, draws the input's charts beside
-    the sample building, which is single-threaded, and the rest once the final numbers arrive
-    through the pipe. Without fork (Windows, macOS default) the report is drawn in this process
-    instead.
-    """
-
-    def __init__(self) -> None:
-        self._process = None
-        self._conn = None
-        self._folder: Path | None = None
-        if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context("fork")
-            self._conn, child_conn = ctx.Pipe()
-            self._process = ctx.Process(target=_report_child, args=(child_conn,), daemon=True)
-            self._process.start()
-
-    def overview(self, folder: Path, data: BuildData) -> None:
-        """Start drawing: the charts of the input, while the samples are being made."""
-        self._folder = folder
-        self._send(("overview", folder, data))
-
-    def draw(self, stats: dict, data: BuildData, examples: list, exact: bool) -> None:
-        """The rest of the report, once the numbers are final."""
-        self._send(("report", self._folder, stats, data, examples, exact))
-
-    def _send(self, job: tuple) -> None:
-        if self._process is None:
-            _report_job(job)
-        else:
-            self._conn.send(job)
-
-    def wait(self) -> None:
-        if self._process is None:
-            return
-        self._process.join()
-        if self._process.exitcode != 0:
-            raise RuntimeError(
-                f"drawing the report failed (exit {self._process.exitcode}); see the error above"
-            )
-
-    def abort(self) -> None:
-        """Stop at once: the build failed, and nothing the worker draws is wanted."""
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-
-    def cancel(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            self._conn.send(("stop",))
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-
-
-def _report_child(conn) -> None:
-    try:
-        os.nice(19)  # charts can wait; the data path goes first
-        import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
-
-        while True:
-            job = conn.recv()
-            if job[0] == "stop":
-                break
-            _report_job(job)
-            if job[0] == "report":
-                break
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    os._exit(0)
 
 
 def _steps(total: int, dropped: Counter) -> list[dict]:

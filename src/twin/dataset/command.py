@@ -42,16 +42,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.dataset.build import build
-    from twin.dataset.config import load_config
-    from twin.fast_start import keep_pandas_out_of_arrow
+    from twin.dataset.report_worker import ReportWorker
+    from twin.fast_start import keep_pandas_out_of_arrow, one_blas_thread
 
+    with one_blas_thread():
+        # Forked before numpy and pyarrow load: a small fork, whose matplotlib import runs on
+        # the second core while this process is still importing (see ReportWorker).
+        worker = None if args.no_report else ReportWorker()
+        try:
+            from twin.dataset.build import build
+            from twin.dataset.config import load_config
+
+            cfg = load_config(
+                args.config,
+                {
+                    "name": args.name,
+                    "groups": args.groups,
+                    "tokenizer": args.tokenizer,
+                    "seed": args.seed,
+                },
+            )
+        except BaseException:
+            if worker is not None:
+                worker.abort()
+            raise
     keep_pandas_out_of_arrow()
-
-    cfg = load_config(
-        args.config,
-        {"name": args.name, "groups": args.groups, "tokenizer": args.tokenizer, "seed": args.seed},
-    )
     stats = build(
         args.inputs,
         args.output,
@@ -59,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.format,
         me=args.me,
         skip_bad_rows=args.skip_bad_rows,
-        report=not args.no_report,
+        report=worker if worker is not None else False,
     )
     m, s = stats["messages"], stats["samples"]
     print(

@@ -38,7 +38,7 @@ def _timeline(data, path: Path) -> str:
     ax.set_xticks(list(x)[::step], months[::step], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("messages per month")
     ax.legend()
-    ax.set_title("Messages over time")
+    ax.set_title("Messages over time", y=1.0)
     return _save(fig, path)
 
 
@@ -52,7 +52,7 @@ def _chats(top: list[tuple[str, int, int]], path: Path) -> str:
     ax.barh(labels, mine, color=ME, label="me")
     ax.set_xlabel("messages")
     ax.legend()
-    ax.set_title("Messages per chat (names in the table below)")
+    ax.set_title("Messages per chat (names in the table below)", y=1.0)
     return _save(fig, path)
 
 
@@ -67,7 +67,7 @@ def _hist(values: list[int], path: Path, title: str, xlabel: str, limit: int | N
         if limit:
             ax.axvline(limit, color="black", linestyle="--", label=f"limit {limit}")
             ax.legend()
-    ax.set_title(title)
+    ax.set_title(title, y=1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     return _save(fig, path)
@@ -84,7 +84,7 @@ def _barh(counts: dict[str, int], path: Path, title: str, color: str) -> str:
             ax.text(v, i, f" {v}", va="center", fontsize=8)
     else:
         ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title)
+    ax.set_title(title, y=1.0)
     return _save(fig, path, left=0.45)
 
 

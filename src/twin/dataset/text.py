@@ -56,14 +56,21 @@ def has_words(text: str) -> bool:
     return False
 
 
-_TOKENS_RE2 = r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+"
+# Python's \s (every character str.isspace() accepts, such as the ideographic space U+3000 of
+# Chinese text), spelled out for RE2, whose own \s is ASCII only.
+SPACE_CLASS_RE2 = r"\t\n\x{b}\x{c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_TOKENS_RE2 = rf"\[[^\[\]{SPACE_CLASS_RE2}]{{1,12}}\]|<[A-Z_]{{2,12}}>|[{SPACE_CLASS_RE2}]+"
 
 
-def reply_measures(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """`visible_length` and `has_words` over a column, in one pass over the text."""
-    core = pc.replace_substring_regex(texts, _TOKENS_RE2, "")
-    lengths = pc.utf8_length(core).to_numpy(zero_copy_only=False)
-    words = pc.match_substring_regex(core, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
+def reply_measures(texts: pa.Array, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`visible_length` and `has_words` of the texts where `mine` is set (0 and False
+    elsewhere: only replies are judged), in one pass over their text."""
+    rows = np.flatnonzero(mine)
+    core = pc.replace_substring_regex(texts.take(pa.array(rows)), _TOKENS_RE2, "")
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    words = np.zeros(len(texts), dtype=bool)
+    lengths[rows] = pc.utf8_length(core).to_numpy(zero_copy_only=False)
+    words[rows] = pc.match_substring_regex(core, r"[\p{L}\p{N}]").to_numpy(zero_copy_only=False)
     return lengths, words
 
 

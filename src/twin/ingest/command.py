@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from twin.ingest.formats import all_formats
+from twin.ingest.formats import names
 
 
 def add_ingest_options(p: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_ingest_options(p: argparse.ArgumentParser) -> None:
         "--format",
         default="auto",
         metavar="NAME",
-        help="auto (default) or one of: " + ", ".join(m.NAME for m in all_formats()),
+        help="auto (default) or one of: " + ", ".join(names()),
     )
     p.add_argument(
         "--me",
@@ -43,9 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.fast_start import keep_pandas_out_of_arrow
-    from twin.ingest import ingest, summary, write_jsonl
+    from twin.fast_start import keep_pandas_out_of_arrow, one_blas_thread
 
+    with one_blas_thread():
+        from twin.ingest import ingest, summary, write_jsonl
     keep_pandas_out_of_arrow()
 
     result = ingest(args.exports, fmt=args.format, me=args.me, skip_bad_rows=args.skip_bad_rows)

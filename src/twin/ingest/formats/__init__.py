@@ -40,4 +40,5 @@ def by_name(name: str) -> ModuleType | None:
 
 
 def names() -> list[str]:
-    return [module.NAME for module in all_formats()]
+    """The --format values, without importing the importers (the CLI lists them in its help)."""
+    return [name.replace("_", "-") for name in ORDER]
