@@ -54,8 +54,9 @@ class BuildData:
     timeline: dict = field(default_factory=dict)  # (YYYY-MM, me) -> messages
     per_chat: Counter = field(default_factory=Counter)  # chat name -> messages
     per_chat_me: Counter = field(default_factory=Counter)
-    reply_lengths: list[int] = field(default_factory=list)
-    sample_tokens: list[int] = field(default_factory=list)
+    # (counts, bin edges): the report process gets a hundred numbers, not every value.
+    reply_lengths: tuple[list[int], list[float]] = ([], [])
+    sample_tokens: tuple[list[int], list[float]] = ([], [])
 
 
 def _is_dataset(folder: Path) -> bool:
@@ -349,8 +350,8 @@ def _samples(
     start, stop, conv_of, n = start[unique], stop[unique], conv_of[unique], n[unique]
 
     kept_turns = ranges(start, stop)
-    data.reply_lengths.extend(length[kept_turns][ok[kept_turns]].tolist())
-    data.sample_tokens.extend((range_sums(tokens, start, stop) + system_tokens).tolist())
+    data.reply_lengths = _histogram(length[kept_turns][ok[kept_turns]])
+    data.sample_tokens = _histogram(range_sums(tokens, start, stop) + system_tokens)
     chats = turns.conv_chat[conv_of]
     samples = Samples(
         content=content.result(),
@@ -364,6 +365,14 @@ def _samples(
         n=n,
     )
     return samples, n_conv, set(chats.tolist())
+
+
+def _histogram(values: np.ndarray) -> tuple[list[int], list[float]]:
+    """Counts and bin edges for a chart: one bin per unit up to 60 bins."""
+    if not len(values):
+        return [], []
+    counts, edges = np.histogram(values, bins=min(60, max(5, int(values.max()))))
+    return counts.tolist(), edges.tolist()
 
 
 def _drop(dropped: Counter, reason: str, counts: np.ndarray) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -56,17 +58,12 @@ def _chats(top: list[tuple[str, int, int]], path: Path) -> str:
     return _save(fig, path)
 
 
-def _hist(values: list[int], path: Path, title: str, xlabel: str, limit: int | None = None) -> str:
+def _hist(hist: tuple[list[int], list[float]], path: Path, title: str, xlabel: str) -> str:
     fig = Figure(figsize=(9, 3))
     ax = fig.add_subplot()
-    if values:
-        top = max(values)
-        bins = min(60, max(5, top))
-        counts, edges = np.histogram(np.asarray(values), bins=bins)
+    counts, edges = hist
+    if counts:
         ax.stairs(counts, edges, fill=True, color=ME)  # one shape, not a patch per bar: faster
-        if limit:
-            ax.axvline(limit, color="black", linestyle="--", label=f"limit {limit}")
-            ax.legend()
     ax.set_title(title, y=1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
@@ -104,45 +101,48 @@ def _top_chats(data) -> list[tuple[str, int, int]]:
     return [(name, n, data.per_chat_me[name]) for name, n in top]
 
 
-def draw_overview(folder: Path, data) -> None:
-    """The charts of the input alone (known long before the samples are)."""
+def overview_charts(folder: Path, data) -> list[Callable[[], object]]:
+    """The charts of the input alone (known long before the samples are), each drawable on
+    its own, so that two processes can share them."""
     charts = folder / "charts"
     charts.mkdir(exist_ok=True)
-    _timeline(data, charts / "timeline.png")
-    _chats(_top_chats(data), charts / "chats.png")
+    return [
+        partial(_timeline, data, charts / "timeline.png"),
+        partial(_chats, _top_chats(data), charts / "chats.png"),
+    ]
 
 
-def write_report(
-    folder: Path, stats: dict, data, examples: list[list[dict]], tokens_exact: bool
-) -> None:
-    """The remaining charts and report.html; `draw_overview` must have run."""
+def result_charts(
+    folder: Path, stats: dict, data, tokens_exact: bool
+) -> list[Callable[[], object]]:
+    """The charts of the finished build, each drawable on its own."""
     charts = folder / "charts"
+    title = "Sample length in tokens" + (
+        "" if tokens_exact else " (estimated; pass --tokenizer to count)"
+    )
+    return [
+        partial(_barh, stats["messages"]["dropped"], charts / "dropped.png", _DROPPED, OTHERS),
+        partial(_hist, data.reply_lengths, charts / "reply_lengths.png", _REPLIES, "characters"),
+        partial(_barh, stats["redactions"], charts / "redactions.png", _REDACTED, ME),
+        partial(_hist, data.sample_tokens, charts / "tokens.png", title, "tokens"),
+    ]
+
+
+_DROPPED = "Messages not used, by reason"
+_REPLIES = "Length of my replies (trained)"
+_REDACTED = "Personal data redacted, by type"
+
+
+def write_report(folder: Path, stats: dict, data, examples: list[list[dict]]) -> None:
+    """report.html, around the charts of `overview_charts` and `result_charts`."""
     top3 = _top_chats(data)
     images = {
         "timeline": "timeline.png",
         "chats": "chats.png",
-        "replies": _hist(
-            data.reply_lengths,
-            charts / "reply_lengths.png",
-            "Length of my replies (trained)",
-            "characters",
-        ),
-        "dropped": _barh(
-            stats["messages"]["dropped"],
-            charts / "dropped.png",
-            "Messages not used, by reason",
-            OTHERS,
-        ),
-        "redactions": _barh(
-            stats["redactions"], charts / "redactions.png", "Personal data redacted, by type", ME
-        ),
-        "tokens": _hist(
-            data.sample_tokens,
-            charts / "tokens.png",
-            "Sample length in tokens"
-            + ("" if tokens_exact else " (estimated; pass --tokenizer to count)"),
-            "tokens",
-        ),
+        "replies": "reply_lengths.png",
+        "dropped": "dropped.png",
+        "redactions": "redactions.png",
+        "tokens": "tokens.png",
     }
     m = stats["messages"]
     s = stats["samples"]
