@@ -251,13 +251,20 @@ def _layout(named: int, row: list[str], report: FileReport) -> tuple[str, set[in
 BLOCK_SIZE = 1 << 22
 # Column types for the column-wise read: Arrow checks every value while parsing, in parallel,
 # and any value the row parser would treat differently makes the read fail and fall back.
+# Columns with few distinct values are read as dictionaries: faster than strings, and their
+# codes are what the table is built from.
+_WORDS = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {name: pa.string() for name in HEADER12}
 _TYPES.update(
+    TalkerId=_WORDS,
     Type=pa.int64(),
     SubType=pa.int64(),
-    IsSender=pa.string(),  # only "0" and "1", as the row parser takes it ("01" is a bad row)
+    IsSender=_WORDS,  # only "0" and "1", as the row parser takes it ("01" is a bad row)
     CreateTime=pa.int64(),
     StrTime=pa.timestamp("s"),
+    Remark=_WORDS,
+    NickName=_WORDS,
+    Sender=_WORDS,
 )
 # The columns the table needs (localId and Status are still checked for count, not converted).
 _USED = [name for name in HEADER12 if name not in ("localId", "Status")]
@@ -265,14 +272,20 @@ _USED = [name for name in HEADER12 if name not in ("localId", "Status")]
 _NO_TEXT = {3: "image", 43: "video", 47: "sticker", 50: "call"}
 
 
-def _encode(column: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
-    """(distinct values, code per row) of a string column."""
-    encoded = pc.dictionary_encode(column).unify_dictionaries()
+def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
+    """(values, code per row) of a dictionary column read in blocks (one dictionary each)."""
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    encoded = column.unify_dictionaries()
     if not encoded.num_chunks:
         return [], np.zeros(0, dtype=np.int64)
     words = encoded.chunk(0).dictionary.to_pylist()
     codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks])
     return words, codes.astype(np.int64)
+
+
+def _decode(words: list[str], codes: np.ndarray) -> pa.Array:
+    return pa.array(words, pa.string()).take(pa.array(codes))
 
 
 def _plain_kinds(
@@ -373,10 +386,10 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     first_remark = col("Remark")[0].as_py()
     if first_remark.isdigit() and len(first_remark) >= 15:
         return None  # 0.2.7–0.2.9 rows shifted under a 12-name header
-    is_sender = col("IsSender")
-    if not pc.all(pc.is_in(is_sender, value_set=pa.array(["0", "1"]))).as_py():
+    flags, flag_codes = _encode(col("IsSender"))
+    if not set(flags) <= {"0", "1"}:
         return None
-    me = _numpy(pc.equal(is_sender, "1"))
+    me = np.asarray([f == "1" for f in flags], dtype=bool)[flag_codes]
     type_ = _numpy(col("Type"))
     sub = _numpy(col("SubType").fill_null(0))
     created = _numpy(col("CreateTime")).astype(np.float64)
@@ -445,25 +458,26 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         remap.append(keys[key])
     chat = np.asarray(remap, dtype=np.int32)[inverse]
 
-    # Senders: mine default to 我, others' to the chat's name, as in the row parser.
-    sender_col = col("Sender")
-    blank = pc.equal(sender_col, "")
-    me_arr = pa.array(me)
-    if pc.any(blank).as_py():
-        chat_name_col = pa.array(chat_names, pa.string()).take(pa.array(chat))
-        nick = col("NickName")
-        friend = pc.if_else(pc.equal(nick, ""), chat_name_col, nick)
-        sender = pc.if_else(blank, pc.if_else(me_arr, "我", friend), sender_col)
-    else:
-        sender = sender_col
-    wxid = pc.and_(
-        pc.invert(me_arr),
-        pc.or_(pc.starts_with(sender_col, "wxid_"), pc.ends_with(sender_col, "@chatroom")),
+    # Senders: mine default to 我, others' to the chat's name, as in the row parser. A
+    # sender that is an account id (checked as read) marks the per-contact 2.x layout.
+    names, scodes = _encode(col("Sender"))
+    wxid = (
+        ~me
+        & np.asarray([n.startswith("wxid_") or n.endswith("@chatroom") for n in names], dtype=bool)[
+            scodes
+        ]
     )
+    blank = np.asarray([n == "" for n in names], dtype=bool)[scodes]
+    sender = _decode(names, scodes)
+    if blank.any():
+        chat_name_col = pa.array(chat_names, pa.string()).take(pa.array(chat))
+        nick = _decode(values[2], combos[inverse, 2])
+        friend = pc.if_else(pc.equal(nick, ""), chat_name_col, nick)
+        sender = pc.if_else(pa.array(blank), pc.if_else(pa.array(me), "我", friend), sender)
+        names, scodes = _encode(pc.dictionary_encode(sender))
 
     # What ingest needs to decide groups: the other senders of each chat.
     counted = ~me & (kind != KIND_CODE["system"]) & (kind != KIND_CODE["recall"])
-    names, scodes = _encode(sender)
     width = max(1, len(names))
     pairs, _ = _distinct(
         chat[counted].astype(np.int64) * width + scodes[counted], len(chat_keys) * width
@@ -475,7 +489,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         chat_senders[chat_keys[c]].add((name if _is_wxid(name) else "", name))
 
     version = ">=1.0.2" if source.encoding == "utf-8-sig" else ">=1.0"
-    if pc.any(wxid).as_py():
+    if wxid.any():
         version += ", per-contact 2.x (Sender holds wxids)"
     report.encoding = report.encoding or source.encoding
     report.version = version
