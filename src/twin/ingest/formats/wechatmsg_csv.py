@@ -423,14 +423,15 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         other_text = pc.replace_with_mask(
             other_text, pa.array(parse), pa.array([t for _, t in mapped], pa.string())
         )
-    # Media rows keep no text; the others' text goes back in its place.
+    # Every row that is not plain text gets its text in one pass: media rows none, the others
+    # theirs (other_text, with an empty string after it for the media rows to point at).
     text = content
-    if len(others) < int(mask.sum()):
-        text = pc.if_else(pa.array(mask), "", content)
-    if len(others):
-        is_other = np.zeros(n, dtype=bool)
-        is_other[others] = True
-        text = pc.replace_with_mask(text, pa.array(is_other), other_text)
+    changed = np.flatnonzero(mask)
+    if len(changed):
+        pick = np.full(n, len(others), dtype=np.int64)
+        pick[others] = np.arange(len(others))
+        texts = pa.concat_arrays([other_text, pa.array([""], pa.string())])
+        text = pc.replace_with_mask(content, pa.array(mask), texts.take(pa.array(pick[changed])))
 
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
     # column is encoded on its own and combined with the combinations seen so far, which are
