@@ -174,6 +174,15 @@ def _build(
     )
     table = result.table()
     check_input(result, table)
+    # The input's charts first: the report process draws them while the samples are made.
+    data = BuildData(timeline=table.timeline())
+    per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
+    per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
+    for i, chat_name in enumerate(table.chat_names):
+        data.per_chat[chat_name] += int(per_chat[i])
+        data.per_chat_me[chat_name] += int(per_chat_me[i])
+    if worker is not None:
+        worker.overview(tmp, data)
     language = (
         cfg.placeholder_language
         if cfg.placeholder_language != "auto"
@@ -190,14 +199,6 @@ def _build(
         raise TwinError(f"max_tokens {cfg.max_tokens} leaves no room after the system prompt")
 
     dropped: Counter = Counter()
-    data = BuildData(timeline=table.timeline())
-    per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
-    per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
-    for i, chat_name in enumerate(table.chat_names):
-        data.per_chat[chat_name] += int(per_chat[i])
-        data.per_chat_me[chat_name] += int(per_chat_me[i])
-    if worker is not None:
-        worker.overview(tmp, data)
     samples, conversations_total, chats_used = _samples(
         table,
         cfg,
