@@ -10,7 +10,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,14 +294,12 @@ def _samples(
     """Conversations cut into windows, replies judged, duplicates removed: column-wise."""
     turns = conv.conversations(table, cfg, placeholders, dropped, redactor.redact_array)
     texts = turns.text
-    # Arrow's kernels release the GIL: the JSON encoding and the reply measures run side by side.
-    pool = ThreadPoolExecutor(2)
-    content = pool.submit(json_strings, texts)
-    measures = pool.submit(reply_measures, texts, turns.assistant)
-    pool.shutdown(wait=False)
+    # One thread: the second core draws the report's charts meanwhile (threads here made the
+    # build slower as a whole).
+    content = json_strings(texts)
+    length, words = reply_measures(texts, turns.assistant)
     sizes = turns.n.astype(np.int64)
     tokens = np.asarray(count_tokens(texts), dtype=np.int64)
-    length, words = measures.result()
     ok = turns.assistant & (length >= cfg.min_reply_chars) & (length <= cfg.max_reply_chars) & words
     bounds = turns.conv_start.astype(np.int64)
     n_conv = turns.conversations
@@ -355,7 +352,7 @@ def _samples(
     data.sample_tokens = _histogram(range_sums(tokens, start, stop) + system_tokens)
     chats = turns.conv_chat[conv_of]
     samples = Samples(
-        content=content.result(),
+        content=content,
         assistant=turns.assistant,
         trained=ok,
         system=encode_str(system_prompt),
