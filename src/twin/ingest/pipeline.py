@@ -69,7 +69,7 @@ def matches_me(value: str, key: SenderKey) -> bool:
 
 
 def detect(head: str, source: Source) -> ModuleType | None:
-    for module in formats.all_formats():
+    for module in formats.each_format():
         if module.sniff(head, source):
             return module
     return None

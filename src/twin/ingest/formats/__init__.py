@@ -9,6 +9,7 @@ leaves them None otherwise; ingest then decides them from --me and the senders s
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
 # Specific formats before generic ones: the neutral format accepts almost any table.
@@ -29,11 +30,18 @@ ORDER = (
 
 
 def all_formats() -> list[ModuleType]:
-    return [importlib.import_module(f"twin.ingest.formats.{name}") for name in ORDER]
+    return list(each_format())
+
+
+def each_format() -> Iterator[ModuleType]:
+    """The importers in detection order, each imported when reached (detection usually stops
+    at the first few)."""
+    for name in ORDER:
+        yield importlib.import_module(f"twin.ingest.formats.{name}")
 
 
 def by_name(name: str) -> ModuleType | None:
-    for module in all_formats():
+    for module in each_format():
         if name == module.NAME:
             return module
     return None
