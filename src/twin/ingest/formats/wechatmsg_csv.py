@@ -278,10 +278,9 @@ def _encode(column: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
         column = pa.chunked_array([column])
     encoded = column.unify_dictionaries()
     if not encoded.num_chunks:
-        return [], np.zeros(0, dtype=np.int64)
+        return [], np.zeros(0, dtype=np.int32)
     words = encoded.chunk(0).dictionary.to_pylist()
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in encoded.chunks])
-    return words, codes.astype(np.int64)
+    return words, np.concatenate([c.indices.to_numpy() for c in encoded.chunks])
 
 
 def _decode(words: list[str], codes: np.ndarray) -> pa.Array:
@@ -428,10 +427,10 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     text = content
     changed = np.flatnonzero(mask)
     if len(changed):
-        pick = np.full(n, len(others), dtype=np.int64)
-        pick[others] = np.arange(len(others))
+        pick = np.full(len(changed), len(others), dtype=np.int64)
+        pick[np.searchsorted(changed, others)] = np.arange(len(others))
         texts = pa.concat_arrays([other_text, pa.array([""], pa.string())])
-        text = pc.replace_with_mask(content, pa.array(mask), texts.take(pa.array(pick[changed])))
+        text = pc.replace_with_mask(content, pa.array(mask), texts.take(pa.array(pick)))
 
     # Chats: one per (TalkerId, Remark, NickName), keyed as the row parser keys them. Each
     # column is encoded on its own and combined with the combinations seen so far, which are
