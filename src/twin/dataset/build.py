@@ -168,6 +168,28 @@ def _build(
     worker: ReportWorker | None,
     started: float,
 ) -> dict:
+    stats = _make_dataset(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker)
+    # The messages and samples are freed by now, while the report may still be drawn.
+    if worker is not None:
+        worker.wait()
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    (tmp / "stats.json").write_text(
+        json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return stats
+
+
+def _make_dataset(
+    inputs: list[str],
+    tmp: Path,
+    cfg: BuildConfig,
+    fmt: str,
+    me: str | None,
+    skip_bad_rows: bool,
+    progress: bool | None,
+    worker: ReportWorker | None,
+) -> dict:
+    """The dataset's files and stats, without the report's wait and the timing."""
     result = ingest(
         inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress, columnar=True
     )
@@ -270,12 +292,6 @@ def _build(
         examples = [part.messages(i) for part in (dev, train) for i in range(min(3, len(part)))]
         worker.draw(stats, data, examples, bool(cfg.tokenizer))
     stats["exports"] = _write_data(tmp, train, dev, cfg, stats)
-    if worker is not None:
-        worker.wait()
-    stats["seconds"] = round(time.perf_counter() - started, 3)
-    (tmp / "stats.json").write_text(
-        json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
     return stats
 
 
