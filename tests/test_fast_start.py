@@ -65,3 +65,20 @@ def test_format_names_without_importing_the_importers():
     from twin.ingest.formats import all_formats, names
 
     assert names() == [m.NAME for m in all_formats()]
+
+
+FREEZE = """
+import gc
+from twin.fast_start import freeze_imports
+import numpy
+freeze_imports()
+frozen = gc.get_freeze_count()
+freeze_imports()
+print(frozen > 1000, gc.get_freeze_count() == frozen)
+"""
+
+
+def test_imports_are_frozen_once():
+    r = subprocess.run([sys.executable, "-c", FREEZE], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"]

@@ -1,8 +1,9 @@
-"""Start-up costs a command can skip."""
+"""Start-up (and shut-down) costs a command can skip."""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -57,3 +58,16 @@ def one_blas_thread() -> Iterator[None]:
         yield
     finally:
         os.environ.pop("OPENBLAS_NUM_THREADS", None)
+
+
+def freeze_imports() -> None:
+    """Leave everything imported so far out of garbage collection, for the rest of a CLI run.
+
+    numpy and pyarrow bring a few hundred thousand objects that live as long as the process:
+    every full collection during the run, and the collections at exit, walk all of them (about
+    20 ms at the end of `twin build` alone). Frozen, they are never collected, which they would
+    not be anyway. Call after the command's imports, from the CLI only; only the first call
+    in a process freezes (a test session calling the CLI many times keeps collecting).
+    """
+    if not gc.get_freeze_count():
+        gc.freeze()

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from twin.dataset.report_worker import ReportWorker
-    from twin.fast_start import keep_pandas_out_of_arrow, one_blas_thread
+    from twin.fast_start import freeze_imports, keep_pandas_out_of_arrow, one_blas_thread
 
     with one_blas_thread():
         # Forked before numpy and pyarrow load: a small fork, whose matplotlib import runs on
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 worker.abort()
             raise
     keep_pandas_out_of_arrow()
+    freeze_imports()
     stats = build(
         args.inputs,
         args.output,

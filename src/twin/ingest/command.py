@@ -43,11 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.fast_start import keep_pandas_out_of_arrow, one_blas_thread
+    from twin.fast_start import freeze_imports, keep_pandas_out_of_arrow, one_blas_thread
 
     with one_blas_thread():
         from twin.ingest import ingest, summary, write_jsonl
     keep_pandas_out_of_arrow()
+    freeze_imports()
 
     result = ingest(args.exports, fmt=args.format, me=args.me, skip_bad_rows=args.skip_bad_rows)
     write_jsonl(result, args.output)
