@@ -7,6 +7,7 @@ in this process, with --no-report except where the report itself is tested.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from datetime import datetime, timedelta
@@ -875,6 +876,35 @@ def test_me_matching_nobody(tmp_path, fails):
     assert "--me" in err.splitlines()[-1]
     err = fails(path)  # no --me at all for a file that does not mark me
     assert "Bob: 2 messages" in err and "--me" in err
+
+
+def test_report_drawn_in_this_process_without_fork_or_a_second_core(twin, tmp_path, monkeypatch):
+    """Windows, macOS (spawn) and one-core machines draw the report in the build's process."""
+    monkeypatch.setattr("twin.dataset.report_worker.os.cpu_count", lambda: 1)
+    src = write_messages(tmp_path / "m.jsonl", _many_conversations(6, 2))
+    r = twin("build", src, "-o", tmp_path / "ds")
+    assert r.code == 0, r.err
+    html = (tmp_path / "ds" / "report.html").read_text(encoding="utf-8")
+    charts = sorted(set(re.findall(r'src="(charts/[^"]+\.png)"', html)))
+    assert len(charts) == 6
+    assert all((tmp_path / "ds" / c).read_bytes()[:4] == b"\x89PNG" for c in charts)
+
+
+def test_charts_drawn_by_two_processes_all_land_and_a_failure_is_an_error(tmp_path):
+    from twin.dataset.report_worker import _draw
+
+    def chart(i: int):
+        return lambda: (tmp_path / f"{i}.txt").write_text(str(os.getpid()))
+
+    _draw([chart(i) for i in range(5)], processes=2)
+    pids = {(tmp_path / f"{i}.txt").read_text() for i in range(5)}
+    assert len(pids) == 2  # every other chart in the helper
+
+    def broken():
+        raise ValueError("no such font")
+
+    with pytest.raises(RuntimeError, match="drawing a chart failed"):
+        _draw([chart(9), broken], processes=2)
 
 
 def test_failed_build_keeps_the_previous_dataset(build, tmp_path, fails):
