@@ -146,7 +146,15 @@ def build(
             )
         with atomic_dir(out) as tmp:
             try:
-                return _build(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker, started)
+                stats = _make_dataset(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker)
+                # The messages and samples are freed by now, while the report may still be drawn.
+                if worker is not None:
+                    worker.wait()
+                stats["seconds"] = round(time.perf_counter() - started, 3)
+                (tmp / "stats.json").write_text(
+                    json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
+                )
+                return stats
             except BaseException:
                 # Stop the drawing before the folder it draws into is removed.
                 if worker is not None:
@@ -155,28 +163,6 @@ def build(
     finally:
         if worker is not None:
             worker.cancel()
-
-
-def _build(
-    inputs: list[str],
-    tmp: Path,
-    cfg: BuildConfig,
-    fmt: str,
-    me: str | None,
-    skip_bad_rows: bool,
-    progress: bool | None,
-    worker: ReportWorker | None,
-    started: float,
-) -> dict:
-    stats = _make_dataset(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker)
-    # The messages and samples are freed by now, while the report may still be drawn.
-    if worker is not None:
-        worker.wait()
-    stats["seconds"] = round(time.perf_counter() - started, 3)
-    (tmp / "stats.json").write_text(
-        json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    return stats
 
 
 def _make_dataset(
