@@ -90,8 +90,9 @@ def measure(cmd: list[str], **kwargs) -> dict:
         done.set()
         follower.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        # ru_maxrss: the command's own peak (or a reaped child's, if larger).
-        peak = max(peak, usage.ru_maxrss * 1024)
+        # ru_maxrss: the command's own peak (or a reaped child's, if larger); without /proc
+        # (macOS) the only figure. Bytes on macOS, KiB elsewhere.
+        peak = max(peak, usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024))
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
