@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -990,3 +993,27 @@ def test_missing_config_file(tmp_path, fails):
     src = write_messages(tmp_path / "m.jsonl", [msg(0, "hi there"), msg(1, "hello you", me=True)])
     err = fails(src, "--config", tmp_path / "nope.toml")
     assert "config file not found" in err
+
+
+def test_a_killed_build_leaves_the_report_process_silent(tmp_path):
+    """SIGKILL gives the build no chance to stop its report process: that one must end on its
+    own, without a traceback, once the pipe closes."""
+    script = (
+        "import os, signal\n"
+        "from twin.dataset.report_worker import ReportWorker\n"
+        "w = ReportWorker()\n"
+        "print(w._process.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -9
+    pid = int(r.stdout.split()[0])
+    for _ in range(200):  # the orphan exits once it sees the closed pipe
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the report process outlived the killed build")
+    assert "Traceback" not in r.stderr

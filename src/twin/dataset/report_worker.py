@@ -29,7 +29,7 @@ class ReportWorker:
         if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
             self._conn, child_conn = ctx.Pipe()
-            self._process = ctx.Process(target=_child, args=(child_conn,), daemon=True)
+            self._process = ctx.Process(target=_child, args=(child_conn, self._conn), daemon=True)
             self._process.start()
 
     def overview(self, folder: Path, data) -> None:  # noqa: ANN001  (build.BuildData)
@@ -111,7 +111,10 @@ def _draw(charts: list[Callable[[], object]], processes: int) -> None:
         raise RuntimeError("drawing a chart failed; see the error above")
 
 
-def _child(conn) -> None:  # noqa: ANN001
+def _child(conn, parent_end) -> None:  # noqa: ANN001
+    # The fork holds both ends of the pipe: without closing the build's end here, a killed
+    # build would leave this process waiting forever instead of seeing the pipe close.
+    parent_end.close()
     try:
         # A process group of its own: abort() ends it together with a helper it forked, and
         # Ctrl-C in the terminal reaches the build alone, which then aborts it quietly.
@@ -127,6 +130,8 @@ def _child(conn) -> None:  # noqa: ANN001
             _run(job, processes=2)
             if job[0] == "report":
                 break
+    except EOFError:
+        os._exit(1)  # the build was killed before it said anything: nothing to draw or to say
     except BaseException:
         traceback.print_exc()
         os._exit(1)
