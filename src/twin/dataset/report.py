@@ -112,6 +112,11 @@ def overview_charts(folder: Path, data) -> list[Callable[[], object]]:
     ]
 
 
+_DROPPED = "Messages not used, by reason"
+_REPLIES = "Length of my replies (trained)"
+_REDACTED = "Personal data redacted, by type"
+
+
 def result_charts(
     folder: Path, stats: dict, data, tokens_exact: bool
 ) -> list[Callable[[], object]]:
@@ -126,11 +131,6 @@ def result_charts(
         partial(_barh, stats["redactions"], charts / "redactions.png", _REDACTED, ME),
         partial(_hist, data.sample_tokens, charts / "tokens.png", title, "tokens"),
     ]
-
-
-_DROPPED = "Messages not used, by reason"
-_REPLIES = "Length of my replies (trained)"
-_REDACTED = "Personal data redacted, by type"
 
 
 def write_report(folder: Path, stats: dict, data, examples: list[list[dict]]) -> None:
