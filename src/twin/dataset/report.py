@@ -21,7 +21,8 @@ ME, OTHERS = "#d9480f", "#339af0"
 
 
 def _save(fig: Figure, path: Path, left: float = 0.09) -> str:
-    fig.subplots_adjust(left=left, right=0.97, bottom=0.22, top=0.88)
+    height = fig.get_figheight()  # margins in inches: tall charts get no wider bands
+    fig.subplots_adjust(left=left, right=0.97, bottom=0.66 / height, top=1 - 0.36 / height)
     # Unhinted glyphs render 10% faster and read the same at this size; PNG compression level
     # 1 encodes in half the time for files a fifth larger.
     with rc_context({"text.hinting": "no_hinting"}):
@@ -83,6 +84,7 @@ def _barh(counts: dict[str, int], path: Path, title: str, color: str) -> str:
         ax.tick_params(axis="y", labelsize=8)
         for i, (_, v) in enumerate(items):
             ax.text(v, i, f" {v}", va="center", fontsize=8)
+        ax.set_xlim(0, max(1, items[-1][1]) * 1.12)  # room for the largest count's label
     else:
         ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title, y=1.0)
