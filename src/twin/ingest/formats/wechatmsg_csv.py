@@ -461,12 +461,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     # Senders: mine default to 我, others' to the chat's name, as in the row parser. A
     # sender that is an account id (checked as read) marks the per-contact 2.x layout.
     names, scodes = _encode(col("Sender"))
-    wxid = (
-        ~me
-        & np.asarray([n.startswith("wxid_") or n.endswith("@chatroom") for n in names], dtype=bool)[
-            scodes
-        ]
-    )
+    wxid = ~me & np.asarray([_is_wxid(name) for name in names], dtype=bool)[scodes]
     blank = np.asarray([n == "" for n in names], dtype=bool)[scodes]
     sender = _decode(names, scodes)
     if blank.any():
