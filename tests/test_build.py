@@ -893,23 +893,6 @@ def test_report_drawn_in_this_process_without_fork_or_a_second_core(twin, tmp_pa
     assert all((tmp_path / "ds" / c).read_bytes()[:4] == b"\x89PNG" for c in charts)
 
 
-def test_charts_drawn_by_two_processes_all_land_and_a_failure_is_an_error(tmp_path):
-    from twin.dataset.report_worker import _draw
-
-    def chart(i: int):
-        return lambda: (tmp_path / f"{i}.txt").write_text(str(os.getpid()))
-
-    _draw([chart(i) for i in range(5)], processes=2)
-    pids = {(tmp_path / f"{i}.txt").read_text() for i in range(5)}
-    assert len(pids) == 2  # every other chart in the helper
-
-    def broken():
-        raise ValueError("no such font")
-
-    with pytest.raises(RuntimeError, match="drawing a chart failed"):
-        _draw([chart(9), broken], processes=2)
-
-
 def test_failed_build_keeps_the_previous_dataset(build, tmp_path, fails):
     good = build([msg(0, "hi there"), msg(1, "hello you", me=True)])
     before = (good.folder / "train.jsonl").read_bytes()
@@ -1017,3 +1000,44 @@ def test_a_killed_build_leaves_the_report_process_silent(tmp_path):
     else:
         pytest.fail("the report process outlived the killed build")
     assert "Traceback" not in r.stderr
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_busy_report_worker_dies_with_its_killed_build(tmp_path):
+    """kill -9 of the build while its worker is drawing: the worker goes within seconds, not
+    when its drawing is done (it used to outlive the build by the whole drawing)."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from twin.dataset import report_worker\n"
+        "report_worker._run = lambda job: time.sleep(120)  # a drawing that takes long\n"
+        "w = report_worker.ReportWorker()\n"
+        "w.overview(None, None)\n"
+        "print(w._process.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        worker = int(proc.stdout.readline())
+        assert _alive(worker)
+        time.sleep(0.5)  # the worker is inside its job by now
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), "the report worker outlived the killed build"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in proc.stderr.read()

@@ -4,11 +4,14 @@ second to import and tens of milliseconds per chart, and the training data need 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 
 
@@ -29,7 +32,9 @@ class ReportWorker:
         if (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
             self._conn, child_conn = ctx.Pipe()
-            self._process = ctx.Process(target=_child, args=(child_conn, self._conn), daemon=True)
+            self._process = ctx.Process(
+                target=_child, args=(child_conn, self._conn, os.getpid()), daemon=True
+            )
             self._process.start()
 
     def overview(self, folder: Path, data) -> None:  # noqa: ANN001  (build.BuildData)
@@ -59,10 +64,7 @@ class ReportWorker:
     def abort(self) -> None:
         """Stop at once: the build failed, and nothing the worker draws is wanted."""
         if self._process is not None and self._process.is_alive():
-            try:  # its process group: the worker and a helper drawing beside it
-                os.killpg(self._process.pid, signal.SIGKILL)
-            except OSError:
-                self._process.kill()
+            self._process.kill()
             self._process.join()
 
     def cancel(self) -> None:
@@ -74,52 +76,58 @@ class ReportWorker:
                 self.abort()
 
 
-def _run(job: tuple, processes: int = 1) -> None:
+def _run(job: tuple) -> None:
     from twin.dataset.report import overview_charts, result_charts, write_report
 
     if job[0] == "overview":
-        _draw(overview_charts(job[1], job[2]), processes)
+        charts = overview_charts(job[1], job[2])
     else:
         folder, stats, data, examples, exact = job[1:]
-        _draw(result_charts(folder, stats, data, exact), processes)
+        charts = result_charts(folder, stats, data, exact)
+    for chart in charts:
+        chart()
+    if job[0] == "report":
         write_report(folder, stats, data, examples)
 
 
-def _draw(charts: list[Callable[[], object]], processes: int) -> None:
-    """Every other chart in a forked helper when two processes may draw: the helper shares the
-    imported matplotlib, and each chart takes tens of milliseconds of one core."""
-    if processes < 2 or len(charts) < 2:
-        for chart in charts:
-            chart()
-        return
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            for chart in charts[1::2]:
-                chart()
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        os._exit(code)
-    try:
-        for chart in charts[::2]:
-            chart()
-    finally:
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("drawing a chart failed; see the error above")
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
-def _child(conn, parent_end) -> None:  # noqa: ANN001
+def _die_with(parent: int) -> None:
+    """End this process when `parent` (the build) dies, however it dies (kill -9 included).
+
+    The closed pipe alone is not enough: it is seen only between jobs, and a worker that is
+    importing matplotlib or drawing would keep going for seconds with nobody to report to. On
+    Linux the kernel sends SIGKILL on the parent's death (prctl PDEATHSIG); elsewhere a thread
+    checks every 0.2 s whether the parent is still the same process.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.2)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def _child(conn, parent_end, parent: int) -> None:  # noqa: ANN001
     # The fork holds both ends of the pipe: without closing the build's end here, a killed
     # build would leave this process waiting forever instead of seeing the pipe close.
     parent_end.close()
     try:
-        # A process group of its own: abort() ends it together with a helper it forked, and
-        # Ctrl-C in the terminal reaches the build alone, which then aborts it quietly.
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
+        _die_with(parent)
+        # Ctrl-C in the terminal reaches this process too: the build handles it (and aborts
+        # this one), so it must not print a second traceback from here.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.nice(19)  # charts can wait; the data path goes first
         import twin.dataset.report  # noqa: F401  (the slow import, done while the parent works)
 
@@ -127,7 +135,7 @@ def _child(conn, parent_end) -> None:  # noqa: ANN001
             job = conn.recv()
             if job[0] == "stop":
                 break
-            _run(job, processes=2)
+            _run(job)
             if job[0] == "report":
                 break
     except EOFError:
