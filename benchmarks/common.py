@@ -98,7 +98,14 @@ def measure(cmd: list[str], **kwargs) -> dict:
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
-    return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak / 2**20, 1), "stdout": stdout}
+    return {
+        "seconds": round(seconds, 3),
+        # user + system CPU of the command and the children it reaped (the report worker):
+        # less sensitive than wall time to other work on a shared machine
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "stdout": stdout,
+    }
 
 
 def ensure_csv(n: int) -> Path:
