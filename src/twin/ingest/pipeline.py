@@ -13,12 +13,12 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from twin.atomic import atomic_write
 from twin.errors import InputError, TwinError
 from twin.ingest import formats
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
+from twin.ingest.importer import Importer, TableImporter
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head, walk
 from twin.ingest.table import MessageTable, TablePart, part_from_messages
@@ -42,10 +42,6 @@ class IngestResult:
     def total(self) -> int:
         return sum(r.messages for r in self.reports)
 
-    @property
-    def total_skipped(self) -> int:
-        return sum(sum(r.skipped.values()) for r in self.reports)
-
     def messages(self) -> Iterator[Message]:
         """All messages sorted stably by chat, time, source order."""
         if self.parts:
@@ -68,7 +64,7 @@ def matches_me(value: str, key: SenderKey) -> bool:
     return bool(v) and v in (sender, sender_id, sender_id.removeprefix("user"))
 
 
-def detect(head: str, source: Source) -> ModuleType | None:
+def detect(head: str, source: Source) -> Importer | None:
     for module in formats.each_format():
         if module.sniff(head, source):
             return module
@@ -147,7 +143,7 @@ def _apply(result: IngestResult) -> None:
 
 def _read_source(
     source: Source,
-    forced: ModuleType | None,
+    forced: Importer | None,
     skip_bad_rows: bool,
     on_bytes: Callable[[int], object] | None,
     result: IngestResult,
@@ -165,10 +161,10 @@ def _read_source(
         result.ignored.append(source.display)
         return
     report = FileReport(file=source.display, format=module.NAME, skip_bad_rows=skip_bad_rows)
-    report._source = source
     report.on_bytes = on_bytes
-    read_table = getattr(module, "read_table", None) if columnar else None
-    part = read_table(source, report) if read_table is not None else None
+    part = None
+    if columnar and isinstance(module, TableImporter):
+        part = module.read_table(source, report)
     if part is not None:
         result.parts.append(part)
         if on_bytes is not None:
@@ -182,7 +178,7 @@ def _by_time(m: Message) -> float:
     return m.ts
 
 
-def _detect_or_none(source: Source, forced: ModuleType | None = None) -> ModuleType | None:
+def _detect_or_none(source: Source, forced: Importer | None = None) -> Importer | None:
     head = read_head(source)
     if not head.strip():
         if source.explicit:
@@ -200,7 +196,7 @@ def _detect_or_none(source: Source, forced: ModuleType | None = None) -> ModuleT
 
 
 def _read_file(
-    module: ModuleType, source: Source, report: FileReport, chats: dict[str, list[Message]]
+    module: Importer, source: Source, report: FileReport, chats: dict[str, list[Message]]
 ) -> None:
     kinds = report.kinds
     unknown = report.unknown_senders
@@ -275,7 +271,7 @@ def _guess_me_across_chats(result: IngestResult, needing: list[FileReport]) -> N
     """Formats that allow it (WeChat 4.0 exports): me is the one sender present in every chat."""
     by_format: dict[str, list[FileReport]] = {}
     for r in needing:
-        if getattr(formats.by_name(r.format), "GUESS_ME_ACROSS_CHATS", False):
+        if formats.by_name(r.format).ME == "--me or guess":
             by_format.setdefault(r.format, []).append(r)
     for group in by_format.values():
         chat_keys: dict[str, set[SenderKey]] = {}

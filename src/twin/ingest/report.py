@@ -35,7 +35,6 @@ class FileReport:
     me_rule: str = ""
     bad_rows: list[str] = field(default_factory=list)
     on_bytes: Callable[[int], None] | None = None
-    _source: Source | None = None
 
     def skip(self, reason: str, n: int = 1) -> None:
         """Count input rows that do not become messages, under a reason a person understands."""
@@ -53,10 +52,8 @@ class FileReport:
         if text not in self.notes:
             self.notes.append(text)
 
-    def open_text(self, source: Source | None = None, newline: str | None = None) -> TextIO:
+    def open_text(self, source: Source, newline: str | None = None) -> TextIO:
         """Open a source as text in the encoding sniffed from its bytes (recorded for the summary)."""
-        source = source or self._source
-        assert source is not None
         if not source.encoding_verified:
             source.encoding = sniff_encoding(source, read_head(source))
             source.encoding_verified = True

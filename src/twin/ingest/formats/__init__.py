@@ -1,16 +1,15 @@
 """The importers, one module per export format, tried in this order when detecting.
 
-Each module has NAME (the --format value), LABEL (for people), `sniff(head, source) -> bool`
-(decides from the decoded start of the file, not its name) and
-`parse(source, report) -> Iterator[Message]`. A parser sets `me`/`group` when the file says so and
-leaves them None otherwise; ingest then decides them from --me and the senders seen.
+Each module implements twin.ingest.importer.Importer (NAME, LABEL, ME, sniff, parse, and
+optionally read_table); each is checked against it when first imported.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from types import ModuleType
+
+from twin.ingest.importer import Importer, check
 
 # Specific formats before generic ones: the neutral format accepts almost any table.
 ORDER = (
@@ -29,18 +28,18 @@ ORDER = (
 )
 
 
-def all_formats() -> list[ModuleType]:
+def all_formats() -> list[Importer]:
     return list(each_format())
 
 
-def each_format() -> Iterator[ModuleType]:
+def each_format() -> Iterator[Importer]:
     """The importers in detection order, each imported when reached (detection usually stops
     at the first few)."""
     for name in ORDER:
-        yield importlib.import_module(f"twin.ingest.formats.{name}")
+        yield check(importlib.import_module(f"twin.ingest.formats.{name}"))
 
 
-def by_name(name: str) -> ModuleType | None:
+def by_name(name: str) -> Importer | None:
     for module in each_format():
         if name == module.NAME:
             return module

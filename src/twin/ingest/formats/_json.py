@@ -21,7 +21,7 @@ def load_json(
     source: Source, report: FileReport, expected: str, repair: Repair | None = None
 ) -> object:
     """The parsed document; malformed JSON raises an InputError naming line and column."""
-    with report.open_text() as f:
+    with report.open_text(source) as f:
         text = f.read()
     try:
         return json.loads(text)

@@ -22,6 +22,7 @@ from twin.messages import Message
 
 NAME = "discord-json"
 LABEL = "DiscordChatExporter JSON"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 EXPECTED = (
     "a DiscordChatExporter JSON export {guild, channel, messages: [{id, type, timestamp, "

@@ -30,6 +30,7 @@ from twin.messages import Message
 
 NAME = "line-txt"
 LABEL = "LINE TXT"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 # (pattern on the title line, wording, is it a group) — the first match wins
 _TITLES = [
@@ -202,7 +203,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     def finish(p: _Pending) -> Message:
         return _message(p, chat, chat_name, group, display)
 
-    f = report.open_text()
+    f = report.open_text(source)
     with f:
         lines = enumerate((raw.rstrip("\r\n") for raw in f), 1)
         n, first = next(lines, (0, ""))

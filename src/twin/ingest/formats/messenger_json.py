@@ -23,6 +23,7 @@ from twin.messages import Message
 
 NAME = "messenger-json"
 LABEL = "Messenger/Instagram JSON"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 EXPECTED = (
     "a Messenger/Instagram message_N.json {participants: [{name}], messages: [{sender_name, "

@@ -8,18 +8,19 @@ default text), `id`, `reply_to`, `forwarded`. Without `me`, pass --me.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import datetime
 
 from twin.ingest.formats._common import naive_time, unix_time
+from twin.ingest.formats._csv import CsvRows
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.messages import KIND_SET, KINDS, Message
 
 NAME = "neutral"
 LABEL = "neutral JSONL/CSV"
+ME = "file or --me"  # see twin.ingest.importer.MeRule
 REQUIRED = ("time", "chat", "sender", "text")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
@@ -68,7 +69,7 @@ def _time(value, where: str, report: FileReport) -> tuple[str, float] | None:
 
 def _rows(source: Source, report: FileReport) -> Iterator[tuple[str, dict | None, str]]:
     """(where, row as dict or None for a bad row, line) for JSONL or CSV."""
-    f = report.open_text(newline="")
+    f = report.open_text(source, newline="")
     with f:
         first = f.readline()
         f.seek(0)
@@ -94,15 +95,9 @@ def _rows(source: Source, report: FileReport) -> Iterator[tuple[str, dict | None
                 yield where, obj, str(i)
         else:
             report.version = "CSV"
-            reader = csv.reader(f)
-            header = [h.strip().lstrip("\ufeff").lower() for h in next(reader)]
-            line = 1
-            for row_no, row in enumerate(reader, 1):
-                start, line = line + 1, reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    report.skip("blank row")
-                    continue
-                where = f"row {row_no} (line {start})"
+            rows = CsvRows(f, report)
+            header = [h.lower() for h in rows.header or []]
+            for where, start, row in rows:
                 if len(row) != len(header):
                     report.bad_row(
                         where, f"{len(row)} fields", f"{len(header)} fields as in the header"

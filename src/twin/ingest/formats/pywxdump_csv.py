@@ -12,14 +12,13 @@ Excel re-saves are GB18030 with times like `2024/10/4 11:42` and long ids as flo
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterator
 
 from twin.ingest.formats._common import strip_markup
+from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._wechat import kind_of_type, message_id, split_quote, wall_time
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
@@ -27,13 +26,13 @@ from twin.messages import Message
 
 NAME = "pywxdump-csv"
 LABEL = "PyWxDump CSV"
+ME = "file"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 REQUIRED = ("type_name", "is_sender", "talker", "room_name", "CreateTime")
 _TRUE = {"1", "true", "1.0"}
 _FALSE = {"0", "false", "0.0"}
 _PLACEHOLDER_TALKERS = {"我", "未知", "系统", ""}
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 # PyWxDump's type names (utils.type_converter) whose kind the shared table would get wrong or miss
 TYPE_KINDS = {
@@ -148,12 +147,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     unknown_types: Counter = Counter()
     excel = False
     spilled = 0
-    f = report.open_text(newline="")
-    with f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip().lstrip("\ufeff") for h in next(reader)]
-        except StopIteration:
+    with report.open_text(source, newline="") as f:
+        rows = CsvRows(f, report)
+        header = rows.header
+        if header is None:
             return
         col = {name: i for i, name in enumerate(header)}
         missing = [k for k in REQUIRED if k not in col]
@@ -169,13 +166,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         json_content = "msg" not in col
         excel = report.encoding != "utf-8"  # PyWxDump writes UTF-8 without a BOM
         width = len(header)
-        line = 1
-        for row_no, row in enumerate(reader, 1):
-            start, line = line + 1, reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                report.skip("blank row")
-                continue
-            where = f"row {row_no} (line {start})"
+        for where, start, row in rows:
             if len(row) > width and json_content:
                 # <=2.4.8 wrote the JSON unquoted: its commas split it over several fields
                 extra = len(row) - width

@@ -35,6 +35,7 @@ from twin.messages import Message
 
 NAME = "qq-json"
 LABEL = "QQChatExporter JSON"
+ME = "file or --me"  # see twin.ingest.importer.MeRule
 EXPECTED = 'a QQChatExporter export: {"metadata", "chatInfo", "messages": [...]} or a manifest.json'
 MANIFEST = "manifest.json"
 

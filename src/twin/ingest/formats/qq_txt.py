@@ -30,6 +30,7 @@ from twin.messages import Message
 
 NAME = "qq-txt"
 LABEL = "QQ message-manager TXT"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 TITLE = "消息记录"
 _SEPARATOR = re.compile(r"^={10,}\s*$")
@@ -131,7 +132,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     held: str | None = None
     skipping = False  # inside a message whose header was unreadable (counted as malformed)
     twelve_hour = False
-    f = report.open_text()
+    f = report.open_text(source)
     with f:
         for n, raw in enumerate(f, 1):
             line = raw.rstrip("\r\n")

@@ -22,6 +22,7 @@ from twin.messages import Message
 
 NAME = "telegram-json"
 LABEL = "Telegram Desktop JSON"
+ME = "file or --me"  # see twin.ingest.importer.MeRule
 
 EXPECTED = (
     "a Telegram Desktop result.json: one chat {name, type, id, messages: [...]} or a full export "

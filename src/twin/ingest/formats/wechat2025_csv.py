@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from collections import Counter
 from collections.abc import Iterator
 
+from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._wechat import chat_of, kind_of_type, message_id, rendered, wall_time
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
@@ -19,12 +18,10 @@ from twin.messages import Message
 
 NAME = "wechat2025-csv"
 LABEL = "WeChatMsg/留痕 2025 CSV (WeChat 4.0)"
-GUESS_ME_ACROSS_CHATS = True
+ME = "--me or guess"  # see twin.ingest.importer.MeRule
 
 HEADER = ["消息ID", "类型", "发送人", "时间", "内容", "备注", "昵称", "更多信息"]
 _REQUIRED = 5  # 消息ID … 内容; the last three columns only name the sender again
-
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def sniff(head: str, source: Source) -> bool:
@@ -36,12 +33,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     chat, chat_name, group = chat_of(source)
     display = source.display
     unknown_types: Counter = Counter()
-    f = report.open_text(newline="")
-    with f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip().lstrip("\ufeff") for h in next(reader)]
-        except StopIteration:
+    with report.open_text(source, newline="") as f:
+        rows = CsvRows(f, report)
+        header = rows.header
+        if header is None:
             return
         if header[:_REQUIRED] != HEADER[:_REQUIRED]:
             report.bad_row(
@@ -53,13 +48,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         report.version = (
             "as exported" if report.encoding == "utf-8-sig" else "re-saved (no UTF-8 BOM)"
         )
-        line = 1
-        for row_no, row in enumerate(reader, 1):
-            start, line = line + 1, reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                report.skip("blank row")
-                continue
-            where = f"row {row_no} (line {start})"
+        for where, start, row in rows:
             if len(row) < _REQUIRED or len(row) > len(header):
                 report.bad_row(
                     where, f"{len(row)} fields", f"{len(header)} fields as in the header"

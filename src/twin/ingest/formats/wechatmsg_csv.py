@@ -6,9 +6,7 @@ an unnamed MsgSvrID field, 0.2.7–0.2.9 wrote rows shifted one column right of 
 
 from __future__ import annotations
 
-import csv
 import re
-import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +16,7 @@ import pyarrow.csv as pacsv
 
 from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, strip_markup, unix_time, xml_attr
+from twin.ingest.formats._csv import CsvRows
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.ingest.table import KIND_CODE, TablePart
@@ -25,6 +24,7 @@ from twin.messages import Message
 
 NAME = "wechatmsg-csv"
 LABEL = "WeChatMsg/留痕 CSV"
+ME = "file"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 HEADER9 = [
     "localId",
@@ -42,7 +42,6 @@ HEADER12 = HEADER9 + ["Remark", "NickName", "Sender"]
 WITH_MSGSVRID = frozenset(["0.2.6", "0.2.6 (hand-edited header)", "0.2.7–0.2.9"])
 _REPLACEMSG = re.compile(r"<replacemsg>(.*?)</replacemsg>", re.S)
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 SIMPLE_KINDS = {
     1: "text",
@@ -113,12 +112,10 @@ def _is_wxid(sender: str) -> bool:
 
 
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
-    f = report.open_text(newline="")
-    with f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip().lstrip("\ufeff") for h in next(reader)]
-        except StopIteration:
+    with report.open_text(source, newline="") as f:
+        rows = CsvRows(f, report)
+        header = rows.header
+        if header is None:
             return
         # A wrong header is not a bad row: --skip-bad-rows must not read a foreign table.
         if header[:9] != HEADER9:
@@ -139,24 +136,17 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         display = source.display
         stem = source.name.rsplit(".", 1)[0]
         layout = None  # decided from the first data row
-        row_no = 0
-        line = 1
         wxid_senders = 0
         chats: dict[tuple[str, str, str], tuple[str, str]] = {}
         senders: dict[str, str] = {}
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            row_no += 1
-            if not row or (len(row) == 1 and not row[0].strip()):
-                report.skip("blank row")
-                continue
+        for where, start, row in rows:
             n = len(row)
             if layout is None:
                 layout = _layout(named, row, report)
                 with_svrid = layout[0] in WITH_MSGSVRID
             if n not in layout[1]:
                 report.bad_row(
-                    f"row {row_no} (line {start})",
+                    where,
                     f"{n} fields",
                     f"{' or '.join(map(str, sorted(layout[1])))} fields for WeChatMsg {layout[0]}"
                     + (" (is the file cut short?)" if n < 9 else ""),
@@ -169,15 +159,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 created = int(row[5])
             except ValueError:
                 report.bad_row(
-                    f"row {row_no} (line {start})",
+                    where,
                     f"Type={row[2]!r}, SubType={row[3]!r}, CreateTime={row[5]!r}",
                     "integer Type, SubType and CreateTime (Unix seconds)",
                 )
                 continue
             if is_sender not in ("0", "1"):
-                report.bad_row(
-                    f"row {row_no} (line {start})", f"IsSender={is_sender!r}", "IsSender 0 or 1"
-                )
+                report.bad_row(where, f"IsSender={is_sender!r}", "IsSender 0 or 1")
                 continue
             me = is_sender == "1"
             talker = row[1]

@@ -32,6 +32,7 @@ from twin.messages import Message
 
 NAME = "wechatmsg-txt"
 LABEL = "WeChatMsg/留痕 TXT"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 _HEADER = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: (.*))?")
 _QQ_NAME = re.compile(r".*(\(\d{5,}\)|<[^<>@\s]+@[^<>\s]+>)\s*")
@@ -153,7 +154,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     current: tuple[int, str, str | None] | None = None
     lines: list[str] = []
     blank = True  # a header starts the file or follows a blank line
-    f = report.open_text()
+    f = report.open_text(source)
     with f:
         for n, raw in enumerate(f, 1):
             line = raw.rstrip("\r\n")

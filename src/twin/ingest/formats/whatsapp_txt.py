@@ -26,6 +26,7 @@ from twin.messages import Message
 
 NAME = "whatsapp-txt"
 LABEL = "WhatsApp TXT"
+ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 _SP = "[ \u202f\u00a0]"
 _STAMP = (
@@ -125,7 +126,7 @@ def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | No
     entries: list[_Entry] = []
     style: _Style | None = None
     regex = None
-    with report.open_text() as f:
+    with report.open_text(source) as f:
         for n, raw in enumerate(f, 1):
             raw = raw.rstrip("\n")
             line, marked = _strip_marks(raw)

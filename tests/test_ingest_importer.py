@@ -1,0 +1,58 @@
+"""The importer contract (twin.ingest.importer): every format module fulfils it, is checked
+when imported, and the pipeline reads what the contract says instead of probing."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from twin.ingest import formats
+from twin.ingest.formats import wechatmsg_csv
+from twin.ingest.importer import ME_RULES, Importer, TableImporter, check
+
+
+def test_every_format_is_an_importer():
+    modules = formats.all_formats()
+    assert [m.NAME for m in modules] == formats.names()
+    for module in modules:
+        assert isinstance(module, Importer), module.NAME
+        assert module.ME in ME_RULES, module.NAME
+        assert module.LABEL, module.NAME
+
+
+def test_only_formats_with_a_column_reader_are_table_importers():
+    tables = [m.NAME for m in formats.all_formats() if isinstance(m, TableImporter)]
+    assert tables == [wechatmsg_csv.NAME]
+
+
+def test_a_module_missing_a_member_is_refused_by_name():
+    module = types.ModuleType("twin.ingest.formats.halfdone")
+    module.NAME, module.LABEL = "halfdone", "Half done"
+    module.sniff = lambda head, source: False
+    with pytest.raises(TypeError, match="lacks ME, parse"):
+        check(module)
+    module.ME, module.parse = "sometimes", lambda source, report: iter(())
+    with pytest.raises(TypeError, match="ME must be one of"):
+        check(module)
+    module.ME = "--me"
+    assert check(module) is module
+
+
+def test_the_guess_across_chats_follows_the_me_rule(tmp_path):
+    """A WeChat 4.0 folder (ME "--me or guess") without --me: the sender in every chat is me."""
+    from twin.ingest import ingest
+
+    header = "消息ID,类型,发送人,时间,内容,备注,昵称,更多信息\n"
+    for friend in ("小明", "小红"):
+        folder = tmp_path / "聊天记录" / f"{friend}(wxid_{len(friend)}{ord(friend[1])})"
+        folder.mkdir(parents=True)
+        (folder / f"{friend}.csv").write_text(
+            header
+            + f"1,文本,{friend},2024-10-04 11:42:05,在吗,,,\n"
+            + "2,文本,阿强,2024-10-04 11:43:05,在,,,\n",
+            encoding="utf-8-sig",
+        )
+    result = ingest([str(tmp_path)])
+    assert {r.me_rule.split(":")[0] for r in result.reports} == {"guessed"}
+    assert sum(r.by_me for r in result.reports) == 2
