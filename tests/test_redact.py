@@ -91,6 +91,21 @@ def redact(text: str, **kw) -> str:
         ("QQ: 12345678", "<QQ>"),
         ("qq号是 123456789", "<QQ>"),
         ("我QQ12345678", "我<QQ>"),
+        # what the audit found passing through (issue 17 item 9)
+        ("电话１３９１２３４５６７８谢谢", "电话<PHONE>谢谢"),  # full-width digits
+        ("ｍｅ ｉｓ ａ＠ｂ．ｃｏｍ，好", "ｍｅ ｉｓ <EMAIL>，好"),  # the rest stays full-width
+        ("host 2001:db8:85a3::8a2e:370:7334 down", "host <IP> down"),
+        ("fe80::1ff:fe23:4567:890a", "<IP>"),
+        ("1080:0:0:0:8:800:200c:417a ok", "<IP> ok"),
+        ("发邮件到 用户@例子.公司", "发邮件到 <EMAIL>"),
+        ("mail josé@correo.es", "mail <EMAIL>"),
+        ("click example.com/reset?code=9 now", "click <URL> now"),
+        ("打开 shop.example.cn?id=42，快", "打开 <URL>，快"),
+        ("我扣扣123456789", "我<QQ>"),
+        ("企鹅号：123456789", "<QQ>"),
+        ("加我企鹅 123456789", "加我<QQ>"),
+        ("Q号 12345678", "<QQ>"),
+        ("QQ号码为1234567", "<QQ>"),
     ],
 )
 def test_personal_data_becomes_a_typed_placeholder(text, expected):
@@ -129,6 +144,15 @@ def test_personal_data_becomes_a_typed_placeholder(text, expected):
         "wechat me later",
         "email me @ work",
         "小明 说 hi",
+        # near misses of the IPv6, bare-URL and QQ patterns
+        "meet at 10:30:00",
+        "std::vector<int> v;",
+        "a::b",
+        "see example.com today",
+        "e.g. file.txt, i.e. a.m./p.m.",
+        "Q3 2023 results",
+        "企鹅很可爱",
+        "ＯＫ，好的！",
         "",
     ],
 )
@@ -286,6 +310,11 @@ _pieces = st.sampled_from(
         "wxid_abcdef12",
         "微信号: zhang_san88",
         "QQ: 12345678",
+        "扣扣 12345678",
+        "fe80::1ff:fe23:4567:890a",
+        "example.com/a?b=9",
+        "用户@例子.公司",
+        "ａ＠ｂ．ｃｏｍ",
         "2023-12-01",
         "10:00",
         "哈哈",

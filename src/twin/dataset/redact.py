@@ -7,6 +7,7 @@ text that no pattern could match is passed over by one cheap pre-check.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -16,8 +17,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # Order matters: specific patterns first (a mobile number with its country code is not a card).
-_URL = r"(?:https?://|www\.)[^\s<>\"'，。！？、）》]+"
-_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+_URL_TAIL = r"[^\s<>\"'，。！？、）》]"
+# A bare domain counts as a URL only with a path or query after it (`example.com/reset?code=9`):
+# that is where tokens and names sit; `example.com` alone, `e.g.` or `file.txt` stay.
+_BARE_URL = (
+    r"(?<![\w@.\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+    rf"(?::\d{{2,5}})?[/?]{_URL_TAIL}*"
+)
+_URL = rf"(?:https?://|www\.){_URL_TAIL}+|{_BARE_URL}"
+# Unicode letters on both sides: `用户@例子.公司` is an address as much as `a@b.com`. A local
+# part is Latin (accents too) or all other letters, so `邮箱是abc@qq.com` keeps its `邮箱是`.
+_EMAIL = r"(?:[A-Za-z0-9._%+\-\u00c0-\u024f]+|[^\W\d_A-Za-z]+)@[\w\-]+(?:\.[\w\-]+)*\.(?:[A-Za-z]{2,}|[^\W\d_A-Za-z]{2,})"
+# IPv6 candidates (2 to 8 colon-separated groups, an IPv4 tail allowed); `_sub` keeps only
+# what the ipaddress module accepts, so `10:30:00` and `std::vector` stay.
+_IPV6 = (
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})"
+    r"(?![\w:]|\.\d)"
+)
 _ID_CN = r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
 _CARD = r"(?<![\d\-+])(?:\d[ \-]?){12,18}\d(?![\d\-])"
 _IP = r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
@@ -25,7 +41,7 @@ _PHONE_CN = r"(?<!\d)(?:(?:\+|00)86[ \-]?)?1[3-9]\d(?:[ \-]?\d{4}){2}(?!\d)"
 _PHONE_INTL = r"(?<![A-Za-z0-9_+])(?<!\d[ \-.])(?:\+|00)[1-9]\d{0,2}[ \-.]?(?:\(\d{1,4}\)[ \-.]?)?\d{1,4}(?:[ \-.]?\d{2,4}){2,4}(?!\d)"
 _PHONE_NANP = r"(?<!\d)(?:\(\d{3}\)\s?|\d{3}[\-.])\d{3}[\-.]\d{4}(?!\d)"
 _WECHAT = r"(?:wxid_[A-Za-z0-9_\-]{4,}|(?:微信号?|weixin|wechat|vx|VX|v信|WX|wx)\s*(?:号|id|ID)?\s*[:：是为]?\s*[A-Za-z][A-Za-z0-9_\-]{5,19})"
-_QQ = r"(?:[Qq]{2}\s*(?:号|号码)?\s*[:：是为]?\s*[1-9]\d{4,10}(?!\d))"
+_QQ = r"(?:(?:[Qq]{2}|扣扣|企鹅|[Qq](?=号))\s*(?:号|号码)?\s*[:：是为]?\s*[1-9]\d{4,10}(?!\d))"
 
 PATTERNS: list[tuple[str, re.Pattern]] = [
     ("URL", re.compile(_URL)),
@@ -36,18 +52,30 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
     ("PHONE", re.compile(f"{_PHONE_CN}|{_PHONE_INTL}|{_PHONE_NANP}")),
     ("BANK_CARD", re.compile(_CARD)),
     ("IP", re.compile(_IP)),
+    ("IP", re.compile(_IPV6)),  # after IPv4, so that a ::ffff:1.2.3.4 tail is caught either way
 ]
-TYPES = [name for name, _ in PATTERNS]
+TYPES = list(dict.fromkeys(name for name, _ in PATTERNS))
 
 # Anything a pattern above can match contains one of these; most chat lines contain none.
 # (Also run by Arrow's RE2 over whole columns, so keep it RE2-compatible: no look-arounds.)
 _MAYBE_SOURCE = (
     r"\d[\d \-.]{5,}\d|@|://|www\.|wxid|微信|[vVwW][xX]|v信|weixin|wechat|[Qq]{2}|\(\d{3}\)"
+    r"|扣扣|企鹅|[Qq]号|\.[A-Za-z]{2,24}[/?]|\.[A-Za-z]{2,24}:\d|::|(?:[0-9A-Fa-f]{1,4}:){3}"
 )
 _MAYBE = re.compile(_MAYBE_SOURCE, re.I)
 # RE2's \d is ASCII only, Python's any decimal digit: the column pre-check must not miss what
-# the patterns above match (e.g. a number typed partly in full-width digits).
-_MAYBE_RE2 = _MAYBE_SOURCE.replace(r"\d", r"\p{Nd}")
+# the patterns above match (e.g. a number typed partly in full-width digits). Full-width Latin
+# letters and ＠ send a text to the exact check too, which reads it folded (see _FOLD).
+_MAYBE_RE2 = _MAYBE_SOURCE.replace(r"\d", r"\p{Nd}") + r"|[\x{FF20}-\x{FF3A}\x{FF41}-\x{FF5A}]"
+
+# Full-width digits, letters and the signs inside numbers and addresses (１３９…, ＠, ｗｘ) read
+# as ASCII when matching: one character for one, so a match's position in the folded text is
+# its position in the original. Full-width punctuation that ends a URL (，？！) stays.
+_FOLD = {
+    c: c - 0xFEE0
+    for c in [*range(0xFF10, 0xFF1B), *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B)]
+    + [0xFF0B, 0xFF0D, 0xFF0E, 0xFF3F]
+} | {0x3000: 0x20}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -111,6 +139,8 @@ class Redactor:
                 return found
             if name == "ID_CN" and not valid_cn_id(found):
                 return found
+            if name == "IP" and ":" in found and not _ipv6(found):
+                return found
             if name == "BANK_CARD":
                 digits = re.sub(r"[ \-]", "", found)
                 if (
@@ -133,10 +163,15 @@ class Redactor:
         ):
             text, n = self._block_re.subn("<BLOCKED>", text)
             self.counts["BLOCKED"] += n
-        if not _MAYBE.search(text):
+        folded = text.translate(_FOLD)
+        if not _MAYBE.search(folded):
+            return text
+        if folded == text:
+            for name, pattern in self.patterns:
+                text = pattern.sub(self._sub(name), text)
             return text
         for name, pattern in self.patterns:
-            text = pattern.sub(self._sub(name), text)
+            folded, text = _sub_aligned(pattern, self._sub(name), folded, text)
         return text
 
     def redact_array(self, texts: pa.Array) -> pa.Array:
@@ -160,6 +195,33 @@ class Redactor:
             and self._block_re is not None
             and self._block_re.search(text) is not None
         )
+
+
+def _sub_aligned(pattern: re.Pattern, replace, folded: str, text: str) -> tuple[str, str]:  # noqa: ANN001
+    """Match in the folded text, replace in both: the original keeps its full-width
+    characters wherever nothing was found."""
+    out_folded, out_text, at = [], [], 0
+    for m in pattern.finditer(folded):
+        new = replace(m)
+        if new == m.group(0):
+            continue
+        out_folded += [folded[at : m.start()], new]
+        out_text += [text[at : m.start()], new]
+        at = m.end()
+    if not at:
+        return folded, text
+    return "".join(out_folded) + folded[at:], "".join(out_text) + text[at:]
+
+
+def _ipv6(found: str) -> bool:
+    """A real IPv6 address of three groups or more, or with a long hex group (`fe80::1`; not
+    `a::b`, `1::2` or `::1`)."""
+    try:
+        ipaddress.IPv6Address(found)
+    except ValueError:
+        return False
+    groups = [g for g in found.split(":") if g]
+    return len(groups) >= 3 or any(len(g) >= 3 and not g.isdigit() for g in groups)
 
 
 def _looks_like_laugh(digits: str) -> bool:
