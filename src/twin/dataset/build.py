@@ -21,6 +21,7 @@ from twin.atomic import atomic_dir
 from twin.dataset import conversations as conv
 from twin.dataset.columns import range_sums, ranges, window_hashes
 from twin.dataset.config import BuildConfig
+from twin.dataset.names import NameRedactor
 from twin.dataset.redact import Redactor
 from twin.dataset.report_worker import ReportWorker
 from twin.dataset.split import dev_mask
@@ -66,10 +67,16 @@ def _is_dataset(folder: Path) -> bool:
         return False
 
 
-def _my_name(table: MessageTable) -> str | None:
+def _my_name(table: MessageTable, names: NameRedactor) -> str | None:
+    """The persona's name for the system prompt: my most frequent sender name that is a name.
+
+    An account id (wxid_…, 12345iru2zsmo22) or a phone number is never put into the prompt;
+    without a usable name the generic prompt is used (or --name).
+    """
     for name, _ in table.sender_counts(me=True):
-        if name.strip().casefold() not in _GENERIC_ME:
-            return name.strip()
+        name = name.strip()
+        if name.casefold() not in _GENERIC_ME and names.usable_as_persona(name):
+            return name
     return None
 
 
@@ -181,13 +188,17 @@ def _make_dataset(
     )
     table = result.table()
     check_input(result, table)
+    # Chat, sender and file names pass the same redaction as the messages (twin.dataset.names).
+    redactor = Redactor(cfg.redact, cfg.allow, cfg.block, cfg.block_mode)
+    names = NameRedactor(redactor)
     # The input's charts first: the report process draws them while the samples are made.
     data = BuildData(timeline=table.timeline())
     per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
     per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
     for i, chat_name in enumerate(table.chat_names):
-        data.per_chat[chat_name] += int(per_chat[i])
-        data.per_chat_me[chat_name] += int(per_chat_me[i])
+        shown = names(chat_name, "chat")
+        data.per_chat[shown] += int(per_chat[i])
+        data.per_chat_me[shown] += int(per_chat_me[i])
     if worker is not None:
         worker.overview(tmp, data)
     language = (
@@ -195,10 +206,9 @@ def _make_dataset(
         if cfg.placeholder_language != "auto"
         else script_of(_my_texts(table))
     )
-    name = cfg.name or _my_name(table)
+    name = cfg.name or _my_name(table, names)
     template = cfg.system_prompt or (DEFAULT_PROMPTS if name else NAMELESS_PROMPTS)[language]
     system_prompt = template.replace("{name}", name or "")
-    redactor = Redactor(cfg.redact, cfg.allow, cfg.block, cfg.block_mode)
     count_tokens = _token_counter(cfg)
     system_tokens = int(count_tokens(pa.array([system_prompt]))[0])
     budget = cfg.max_tokens - system_tokens
@@ -210,7 +220,7 @@ def _make_dataset(
         table,
         cfg,
         PLACEHOLDERS[language],
-        redactor,
+        names,
         count_tokens,
         budget,
         system_prompt,
@@ -240,7 +250,7 @@ def _make_dataset(
         "input": {
             "files": [
                 {
-                    "file": r.file,
+                    "file": names(r.file, "file"),
                     "format": r.format,
                     "version": r.version,
                     "encoding": r.encoding,
@@ -270,6 +280,7 @@ def _make_dataset(
             "assistant_turns_trained": samples.trained_replies(),
         },
         "redactions": dict(redactor.counts.most_common()),
+        "names_redacted": {k: names.replaced[k] for k in ("sender", "chat", "file")},
         "language": language,
         "name": name,
         "system_prompt": system_prompt,
@@ -285,7 +296,7 @@ def _samples(
     table: MessageTable,
     cfg: BuildConfig,
     placeholders: dict[str, str],
-    redactor: Redactor,
+    names: NameRedactor,
     count_tokens: Callable[[pa.Array], np.ndarray],
     budget: int,
     system_prompt: str,
@@ -294,7 +305,10 @@ def _samples(
     data: BuildData,
 ) -> tuple[Samples, int, set[int]]:
     """Conversations cut into windows, replies judged, duplicates removed: column-wise."""
-    turns = conv.conversations(table, cfg, placeholders, dropped, redactor.redact_array)
+    redactor = names.redactor
+    turns = conv.conversations(
+        table, cfg, placeholders, dropped, redactor.redact_array, speaker=names
+    )
     texts = turns.text
     # One thread: the second core draws the report's charts meanwhile (threads here made the
     # build slower as a whole).
@@ -388,6 +402,8 @@ def _write_data(
     write_split(tmp / "dev.jsonl", dev)
     config = {
         **cfg.to_dict(),
+        # The words to block are what must not be written: their number only.
+        "block": ["<BLOCKED>"] * len(cfg.block),
         "system_prompt": stats["system_prompt"],
         "name": stats["name"],
         "language": stats["language"],

@@ -11,7 +11,6 @@ Python touches only the messages that end up in samples.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,10 +70,13 @@ def conversations(
     placeholders: dict[str, str],
     dropped: Counter,
     clean: Callable[[pa.Array], pa.Array] | None = None,
+    speaker: Callable[[str], str] | None = None,
 ) -> Turns:
     """The turns of every conversation with a reply by me, counting every message left out.
 
-    `clean` rewrites message texts (privacy redaction) before they are joined into turns.
+    `clean` rewrites message texts (privacy redaction) before they are joined into turns;
+    `speaker` gives the name written before others' messages in group chats (the same
+    redaction, see twin.dataset.names), the sender's name as it is when not given.
     """
     n = len(table)
     if n == 0:
@@ -143,7 +145,7 @@ def conversations(
     if clean is not None:
         texts = clean(texts)
     if cfg.groups:
-        texts = _with_speakers(table, src, p_role, texts)
+        texts = _with_speakers(table, src, p_role, texts, speaker or str)
 
     # Turns: consecutive picked messages with one turn id, joined by newlines in one Arrow call.
     p_turn = turn_id[picked]
@@ -207,28 +209,25 @@ def _message_texts(table: MessageTable, rows: np.ndarray, placeholders: dict[str
 
 
 def _with_speakers(
-    table: MessageTable, rows: np.ndarray, mine: np.ndarray, text: pa.Array
+    table: MessageTable,
+    rows: np.ndarray,
+    mine: np.ndarray,
+    text: pa.Array,
+    speaker: Callable[[str], str],
 ) -> pa.Array:
-    """In group chats, others' messages as "Name: text" (after redaction, so names survive).
-
-    Senders known only by an account id (wxid_…) get a stable pseudonym instead: the id is
-    personal, and redacting it would make every such speaker the same <WECHAT_ID>.
-    """
+    """In group chats, others' messages as "Name: text", the name given by `speaker` (the
+    text's redaction does not see it: it is prefixed after)."""
     in_group = table.chat_group[table.chat[rows]] & ~mine
     if not in_group.any():
         return text
-    names = table.take_sender(rows)
+    names = table.take_sender(rows).filter(pa.array(in_group))
     encoded = names.dictionary_encode()
-    labels = [_speaker(n) for n in encoded.dictionary.to_pylist()]
-    names = pa.array(labels, pa.string()).take(encoded.indices)
-    named = pc.binary_join_element_wise(names, text, ": ")
-    return pc.if_else(pa.array(in_group), named, text)
-
-
-def _speaker(name: str) -> str:
-    if name.startswith("wxid_") or name.endswith("@chatroom") or name.isdigit():
-        return "member-" + hashlib.blake2b(name.encode("utf-8"), digest_size=2).hexdigest()
-    return name
+    labels = [speaker(n) for n in encoded.dictionary.to_pylist()]
+    at = np.flatnonzero(in_group)
+    named = pc.binary_join_element_wise(
+        pa.array(labels, pa.string()).take(encoded.indices), text.take(pa.array(at)), ": "
+    )
+    return pc.replace_with_mask(text, pa.array(in_group), named)
 
 
 def windows(
