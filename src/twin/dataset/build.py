@@ -42,6 +42,7 @@ from twin.dataset.writers import (
 )
 from twin.errors import TwinError
 from twin.ingest import IngestResult, ingest
+from twin.ingest.dedupe import DUPLICATE_FILE, DUPLICATE_MESSAGE
 from twin.ingest.table import KIND_CODE, MessageTable
 
 _GENERIC_ME = {"我", "me", "you", "我自己", "自己", ""}
@@ -215,7 +216,7 @@ def _make_dataset(
     if budget < 16:
         raise TwinError(f"max_tokens {cfg.max_tokens} leaves no room after the system prompt")
 
-    dropped: Counter = Counter()
+    dropped: Counter = Counter(result.duplicates)  # read twice: dropped by ingest
     samples, conversations_total, chats_used = _samples(
         table,
         cfg,
@@ -417,6 +418,7 @@ def _write_data(
 def _steps(total: int, dropped: Counter) -> list[dict]:
     """Messages left after each step, in pipeline order."""
     order = [
+        ("drop messages read twice", [DUPLICATE_FILE, DUPLICATE_MESSAGE]),
         ("leave out group chats", [conv.GROUP]),
         (
             "drop system lines, recall notices and empty messages",

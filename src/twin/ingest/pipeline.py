@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from twin.atomic import atomic_write
 from twin.errors import InputError, TwinError
 from twin.ingest import formats
+from twin.ingest.dedupe import drop_duplicates
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
 from twin.ingest.importer import Importer, TableImporter
 from twin.ingest.report import FileReport
@@ -37,6 +38,8 @@ class IngestResult:
     chat_group: dict[str, bool] = field(default_factory=dict)
     # Files read column-wise (ingest(columnar=True)); their messages are not in `chats`.
     parts: list[TablePart] = field(default_factory=list)
+    # Messages read but dropped as given twice, by reason (twin.ingest.dedupe); in `total`.
+    duplicates: Counter = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -125,6 +128,10 @@ def ingest(
     _resolve_me(result, me)
     _resolve_groups(result)
     _apply(result)
+    result.duplicates, notes = drop_duplicates(result.chats, result.parts)
+    for r in result.reports:
+        for note in notes.get(r.file, ()):
+            r.note(note)
     return result
 
 
@@ -343,6 +350,8 @@ def summary(result: IngestResult, output: str | None = None) -> str:
         f"Read {len(result.reports)} file(s): {result.total} messages in {len(result.chats)} chats, "
         f"{total_me} by me" + (f" -> {output}" if output else "")
     ]
+    for reason, n in result.duplicates.most_common():
+        lines.append(f"Dropped {n} messages read twice: {reason}")
     for r in result.reports:
         module = formats.by_name(r.format)
         fmt = module.LABEL + (f" {r.version}" if r.version else "")
