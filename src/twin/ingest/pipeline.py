@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from twin.atomic import atomic_write
 from twin.errors import InputError, TwinError
 from twin.ingest import formats
-from twin.ingest.dedupe import drop_duplicates
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
+from twin.ingest.dedupe import drop_duplicates
 from twin.ingest.importer import Importer, TableImporter
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head, walk
