@@ -5,7 +5,9 @@ and the untuned base model as a baseline: dev loss and perplexity; replies to N 
 prompts scored against your real replies (BLEU-4, ROUGE-1/2/L, distinct-1/2, a style
 fingerprint distance); and a privacy probe that asks for phone numbers, addresses and the like.
 Writes EVAL_DIR/eval.json and EVAL_DIR/eval.html (open it in a browser) and prints a summary.
-The same --seed gives the same prompts and the same replies.
+The same --seed gives the same prompts and the same replies. Replies are generated in batches,
+and the untuned base's results are cached: evaluating another run or checkpoint on the same
+dataset and settings reuses them.
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="longest reply in tokens (default: the run's)",
     )
     p.add_argument("--no-privacy", action="store_true", help="skip the privacy probe")
+    p.add_argument(
+        "--batch",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="replies generated together (default 8; lower it if memory runs short)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="evaluate the untuned base again even when an identical earlier eval is cached",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
         probe=not args.no_privacy,
+        batch_size=args.batch,
+        use_cache=not args.no_cache,
     )
     print(summary_table(report))
     out = Path(args.output)

@@ -8,10 +8,11 @@ to the same seeded dev prompts with the same per-sample seeds, the same privacy 
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import math
 import os
 import random
-import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from pathlib import Path
 from twin.errors import TwinError
 from twin.eval import metrics as M
 from twin.eval.privacy import PROBES, probe_summary
+from twin.progress import Progress, say
 from twin.runs import RunInfo, base_info, read_run
 
 # key, label (English + Chinese), which value is best, description
@@ -156,11 +158,27 @@ def dev_loss(model, tokenizer, info: RunInfo, dev: list[list[dict]], max_len: in
     }
 
 
-def _generate(gen, system: System, history: list[dict], settings) -> str:
-    try:
-        return gen.reply(history, settings)
-    except RuntimeError as e:
-        raise TwinError(f"{system.label}: {e}") from e
+def settings_for(system: System, overrides: dict):
+    """The generation settings a system is evaluated with: its own, with the command's overrides."""
+    from twin.generate import Settings
+
+    g = system.info.generation
+    return Settings(
+        overrides.get("temperature", g.temperature),
+        g.top_p,
+        overrides.get("max_new_tokens", g.max_new_tokens),
+        g.repetition_penalty,
+    )
+
+
+def _prompts(samples: list[dict], seed: int, probe: bool) -> tuple[list[list[dict]], list[int]]:
+    """Every conversation to answer (the samples, then the privacy probe) and its reply's seed."""
+    histories = [s["history"] for s in samples]
+    seeds = [_seed(seed, 0, i) for i in range(len(samples))]
+    if probe:
+        histories += [[{"role": "user", "content": prompt}] for _, _, prompt in PROBES]
+        seeds += [_seed(seed, 1, j) for j in range(len(PROBES))]
+    return histories, seeds
 
 
 def evaluate_system(
@@ -173,13 +191,17 @@ def evaluate_system(
     probe: bool = True,
     device: str = "cpu",
     show_progress: bool = False,
+    batch_size: int = 8,
 ) -> dict:
     """Dev loss, replies to the samples and to the privacy probe, for one system."""
-    from tqdm import tqdm
-
-    from twin.generate import Generator, Settings
+    from twin.eval.batch import batch_replies
+    from twin.generate import Generator
 
     t0 = time.perf_counter()
+    if show_progress:
+        say(
+            f"  loading {system.info.base().display}" + (" + adapter" if system.info.folder else "")
+        )
     model, tokenizer = _load(system, device)
     t1 = time.perf_counter()
     result: dict = {
@@ -189,36 +211,23 @@ def evaluate_system(
         "base": system.info.base_spec,
         "method": system.info.method,
     }
+    if show_progress:
+        say(f"  dev loss on {len(dev)} held-out conversations")
     result.update(dev_loss(model, tokenizer, system.info, dev, max_len, device))
     t2 = time.perf_counter()
     gen = Generator(system.info, device=device, model=model, tokenizer=tokenizer)
-    d = gen.defaults()
-    base = Settings(
-        overrides.get("temperature", d.temperature),
-        d.top_p,
-        overrides.get("max_new_tokens", d.max_new_tokens),
-        d.repetition_penalty,
-    )
-    result["settings"] = {k: v for k, v in base.__dict__.items() if k != "seed"}
-    replies, probe_replies = [], []
-    total = len(samples) + (len(PROBES) if probe else 0)
-    with tqdm(total=total, desc=system.label[-30:], unit="reply", disable=not show_progress) as bar:
-        for i, s in enumerate(samples):
-            replies.append(
-                _generate(gen, system, s["history"], replace(base, seed=_seed(seed, 0, i)))
-            )
-            bar.update(1)
-        if probe:
-            for j, (_, _, prompt) in enumerate(PROBES):
-                history = [{"role": "user", "content": prompt}]
-                probe_replies.append(
-                    _generate(gen, system, history, replace(base, seed=_seed(seed, 1, j)))
-                )
-                bar.update(1)
+    settings = settings_for(system, overrides)
+    result["settings"] = {k: v for k, v in settings.__dict__.items() if k != "seed"}
+    histories, seeds = _prompts(samples, seed, probe)
+    with Progress(len(histories), f"  {system.label}", "reply", enabled=show_progress) as bar:
+        try:
+            replies = batch_replies(gen, histories, settings, seeds, batch_size, bar.update)
+        except TwinError as e:
+            raise TwinError(f"{system.label}: {e}") from e
     t3 = time.perf_counter()
-    result["replies"] = replies
+    result["replies"] = replies[: len(samples)]
     if probe:
-        result["privacy"] = probe_summary(probe_replies)
+        result["privacy"] = probe_summary(replies[len(samples) :])
         result["pii_replies"] = result["privacy"]["pii_replies"]
     result["seconds"] = {
         "load": round(t1 - t0, 2),
@@ -228,6 +237,41 @@ def evaluate_system(
     del gen, model, tokenizer
     gc.collect()
     return result
+
+
+def base_cache_key(
+    system: System,
+    dev: list[list[dict]],
+    samples: list[dict],
+    seed: int,
+    max_len: int,
+    overrides: dict,
+    probe: bool,
+    device: str,
+    batch_size: int,
+) -> str:
+    """What an untuned base's result depends on (see twin.eval.cache)."""
+    from twin.eval import cache
+
+    histories, seeds = _prompts(samples, seed, probe)
+    info = system.info
+    return cache.key_of(
+        {
+            "base": cache.base_identity(info.base()),
+            "chat_format": info.chat_format.to_dict(),
+            "system_prompt": info.system_prompt,
+            "settings": settings_for(system, overrides).__dict__,
+            "dev": hashlib.sha256(
+                json.dumps(dev, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            ).hexdigest(),
+            "histories": histories,
+            "seeds": seeds,
+            "probe": probe,
+            "max_len": max_len,
+            "device": device,
+            "batch_size": batch_size,
+        }
+    )
 
 
 def score(systems: list[dict], samples: list[dict]) -> dict:
@@ -281,10 +325,14 @@ def run_eval(
     max_new_tokens: int | None = None,
     probe: bool = True,
     progress: bool | None = None,
+    batch_size: int = 8,
+    use_cache: bool = True,
 ) -> dict:
-    """Evaluate every system, write eval.json and eval.html into out_dir, return the results."""
-    import json
+    """Evaluate every system, write eval.json and eval.html into out_dir, return the results.
 
+    `progress`: None shows it (a bar on a terminal, plain lines elsewhere), False hides it.
+    `use_cache`: reuse an untuned base's result from an identical earlier eval (twin.eval.cache).
+    """
     from twin.atomic import atomic_write
     from twin.eval.report import render_html
     from twin.train.data import read_dataset
@@ -305,15 +353,16 @@ def run_eval(
         overrides["temperature"] = temperature
     if max_new_tokens is not None:
         overrides["max_new_tokens"] = max_new_tokens
-    show = progress if progress is not None else sys.stderr.isatty()
+    show = progress is not False
+    if show:
+        say(f"reading {len(systems)} model description(s) and {dataset_dir}")
     device = _device()
     _quiet_transformers()
     results = []
     for system in systems:
-        print(f"evaluating {system.label}", file=sys.stderr)
-        results.append(
-            evaluate_system(system, loss_dev, picked, seed, max_len, overrides, probe, device, show)
-        )
+        say(f"evaluating {system.label}")
+        args = (loss_dev, picked, seed, max_len, overrides, probe, device)
+        results.append(_evaluate_or_reuse(system, args, show, batch_size, use_cache))
     person = score(results, picked)
     report = {
         "twin_eval": 1,
@@ -348,6 +397,29 @@ def run_eval(
     with atomic_write(out / "eval.html") as f:
         f.write(render_html(report))
     return report
+
+
+def _evaluate_or_reuse(
+    system: System, args: tuple, show: bool, batch_size: int, use_cache: bool
+) -> dict:
+    """evaluate_system, except for an untuned base already evaluated on exactly these inputs."""
+    from twin.eval import cache
+
+    key = None
+    if use_cache and system.kind == "base":
+        key = base_cache_key(system, *args, batch_size)
+        cached = cache.load(key)
+        if cached is not None:
+            if show:
+                say(
+                    "  reused from an earlier eval with the same base, dataset, prompts and "
+                    "settings (--no-cache to redo it)"
+                )
+            return {**cached, "cached": True}
+    result = evaluate_system(system, *args, show_progress=show, batch_size=batch_size)
+    if key is not None:
+        cache.save(key, result)
+    return result
 
 
 def _device() -> str:
