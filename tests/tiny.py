@@ -124,3 +124,71 @@ def make_run(folder: Path, base: Path, dataset: Path, steps: int = 8, method: st
     )
     train(str(dataset), str(folder), cfg, progress=False)
     return folder
+
+
+ZH_CORPUS = [
+    "你 周末 一般 干 什么",
+    "打 羽毛球 呀 哈哈哈",
+    "我 家 猫 叫 年糕",
+    "在 成都 上班 呢 ～",
+    "晚上 吃 火锅 吗",
+    "好滴 好滴 ～",
+    "hello 你好",
+]
+
+
+def make_gemma_tokenizer(folder: Path):
+    """A Gemma-like tokenizer: byte-level BPE over Chinese text, Gemma's special tokens
+    (<bos>, <eos>, <pad>, <start_of_turn>, <end_of_turn>) and no chat template, as the GGUF
+    of the embedded multilingual base has none."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE(unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tk.train_from_iterator(ZH_CORPUS * 20, trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        unk_token="<unk>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        additional_special_tokens=["<start_of_turn>", "<end_of_turn>"],
+    )
+    tok.save_pretrained(folder)
+    return tok
+
+
+def make_gemma_model(folder: Path, seed: int = 0, softcap: float | None = None) -> Path:
+    """A 2-layer Gemma 3 text model (tied output layer, like Gemma 3 270M) without a chat
+    template, saved as a model folder."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = make_gemma_tokenizer(folder)
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=512,
+        sliding_window=64,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        final_logit_softcapping=softcap,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    Gemma3ForCausalLM(config).save_pretrained(folder)
+    return folder

@@ -1,10 +1,15 @@
 """How a conversation becomes the text a model reads, and which tokens are trained on.
 
 Training, chat, eval and serving all render through one ChatFormat saved in the run, so the
-model is always prompted the way it was trained. Three kinds:
+model is always prompted the way it was trained. The kinds, in the order they are chosen:
+- ChatGLM2/3's `[Round N]\\n\\n问：…\\n\\n答：…` format (the tutorial's model);
 - the tokenizer's own chat template (Qwen, Llama, SmolLM, …);
-- ChatML when the tokenizer has none;
-- ChatGLM2/3's `[Round N]\\n\\n问：…\\n\\n答：…` format (the tutorial's model).
+- a base model without a template (a pretrained base such as Gemma 3 270M) gets its own family's
+  turn format, recognised by the family's turn tokens in its vocabulary: Gemma's
+  `<start_of_turn>role\\n…<end_of_turn>\\n`, ChatML's `<|im_start|>…<|im_end|>` (Qwen bases),
+  Llama 3's header tokens. Each marker is then one special token, never spelled-out text;
+- a vocabulary with none of these: plain `User:`/`Assistant:` lines, the reply ended by the
+  end-of-sequence token (another family's markers would be meaningless text to it).
 
 `render_with_mask` returns token ids and a mask that is 1 exactly on the person's own reply
 tokens (and the end-of-turn marker after them, so the model learns to stop).
@@ -22,6 +27,50 @@ CHATML = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
+
+
+# Gemma's own turn format (no system role: the system prompt opens the first user turn, or is a
+# user turn of its own when the person speaks first).
+GEMMA = (
+    "{{ bos_token if bos_token else '' }}"
+    "{% set ns = namespace(system='', first=true) %}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{% set ns.system = message['content'] %}"
+    "{% else %}"
+    "{% if ns.first and ns.system and message['role'] != 'user' %}"
+    "{{ '<start_of_turn>user\\n' + ns.system + '<end_of_turn>\\n' }}{% endif %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+    "{% set prefix = ns.system + '\\n\\n' if ns.first and ns.system and role == 'user' else '' %}"
+    "{{ '<start_of_turn>' + role + '\\n' + prefix + message['content'] + '<end_of_turn>\\n' }}"
+    "{% set ns.first = false %}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}"
+    "{% if ns.first and ns.system %}{{ '<start_of_turn>user\\n' + ns.system + '<end_of_turn>\\n' }}{% endif %}"
+    "{{ '<start_of_turn>model\\n' }}{% endif %}"
+)
+LLAMA3 = (
+    "{{ bos_token if bos_token else '' }}"
+    "{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+PLAIN = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] + '\\n\\n' }}"
+    "{% elif message['role'] == 'user' %}{{ 'User: ' + message['content'] + '\\n' }}"
+    "{% else %}{{ 'Assistant: ' + message['content'] + eos_token + '\\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}"
+)
+# Family formats for template-less tokenizers: (turn tokens that must all be in the vocabulary,
+# template, stop markers).
+FAMILIES = [
+    (("<start_of_turn>", "<end_of_turn>"), GEMMA, ["<end_of_turn>"]),
+    (("<|im_start|>", "<|im_end|>"), CHATML, ["<|im_end|>"]),
+    (("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), LLAMA3, ["<|eot_id|>"]),
+]
 
 
 @dataclass
@@ -50,7 +99,8 @@ class ChatFormat:
 
 
 def choose_format(tokenizer, config=None) -> ChatFormat:
-    """The tokenizer's own template; ChatGLM's format for ChatGLM; ChatML otherwise."""
+    """ChatGLM's format for ChatGLM; the tokenizer's own template; else its family's turn format
+    (see the module docstring)."""
     from twin.models import is_chatglm
 
     if config is not None and is_chatglm(config):
@@ -63,7 +113,26 @@ def choose_format(tokenizer, config=None) -> ChatFormat:
             t for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>") if t in template
         ]
         return ChatFormat("template", template, stop)
-    return ChatFormat("template", CHATML, ["<|im_end|>"])
+    return family_format(tokenizer)
+
+
+def _single_token(tokenizer, text: str) -> bool:
+    """Whether `text` is one token of the vocabulary (a special token, not spelled out)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return len(ids) == 1 and ids[0] != getattr(tokenizer, "unk_token_id", None)
+
+
+def family_format(tokenizer) -> ChatFormat:
+    """The turn format of the tokenizer's model family, found from its turn tokens."""
+    for markers, template, stop in FAMILIES:
+        if all(_single_token(tokenizer, m) for m in markers):
+            return ChatFormat("template", template, list(stop))
+    if getattr(tokenizer, "eos_token", None) is None:
+        raise TwinError(
+            "the base model has no chat template, no known turn tokens and no end-of-sequence "
+            "token, so a reply's end cannot be marked; use a chat model or one with a template"
+        )
+    return ChatFormat("template", PLAIN, [tokenizer.eos_token])
 
 
 def _render_chatglm(messages: list[dict], add_generation_prompt: bool) -> str:

@@ -33,6 +33,10 @@ VERBS = {
         "twin.export.command",
         "export a run: Hugging Face Space, merged model, GGUF (llama.cpp), Ollama",
     ),
+    "models": (
+        "twin.models_command",
+        "the base models worth using: languages, memory, training time; download one",
+    ),
     "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
 }
 

