@@ -111,8 +111,15 @@ def iso_time(dt: datetime) -> str:
 
 
 def local_from_unix(seconds: float) -> datetime:
-    """A Unix timestamp as wall time with the offset of this machine's zone at that instant."""
-    return datetime.fromtimestamp(seconds, timezone.utc).astimezone()
+    """A Unix timestamp as wall time with the offset of this machine's zone at that instant.
+
+    A timestamp outside what datetime holds (years 1-9999, or NaN) raises ValueError whatever the
+    platform would raise (OverflowError, OSError), so importers report it as a bad row.
+    """
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc).astimezone()
+    except (OverflowError, OSError, ValueError) as e:
+        raise ValueError(f"Unix time {seconds!r} is out of range ({e})") from None
 
 
 _OFFSETS: dict[int, timezone] = {}

@@ -237,9 +237,13 @@ def _make_dataset(
         )
     if not len(samples):
         reasons = "\n".join(f"  {k}: {v}" for k, v in dropped.most_common())
+        # --groups only where it would change something: not given yet, and group chats left out
+        tips = ["a longer session_gap_minutes", "a lower min_reply_chars in twin.toml"]
+        if not cfg.groups and table.chat_group.any():
+            tips.insert(0, "--groups")
         raise TwinError(
             f"no training samples could be made from {total} messages. Where they went:\n{reasons}\n"
-            "Try --groups, a longer session_gap_minutes, or a lower min_reply_chars in twin.toml."
+            f"Try {', '.join(tips[:-1])} or {tips[-1]}."
         )
     in_dev, dev_conversations = dev_mask(
         table.chat_keys, samples.chat, samples.time, cfg.dev_fraction, cfg.min_dev_samples, cfg.seed

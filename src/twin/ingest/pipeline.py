@@ -7,6 +7,7 @@ is decided once every file has been read, because some formats only reveal it ac
 
 from __future__ import annotations
 
+import re
 import sys
 import zipfile
 import zlib
@@ -34,6 +35,7 @@ class IngestResult:
     chats: dict[str, list[Message]]
     ignored: list[str] = field(default_factory=list)
     media_skipped: int = 0
+    special_skipped: list[str] = field(default_factory=list)
     me_keys: dict[str, set[SenderKey]] = field(default_factory=dict)
     chat_group: dict[str, bool] = field(default_factory=dict)
     # Files read column-wise (ingest(columnar=True)); their messages are not in `chats`.
@@ -60,11 +62,25 @@ class IngestResult:
         return MessageTable.concat(parts, self.chat_group)
 
 
+_HINTED = re.compile(r"^(?P<name>.*?)\s*\(id (?P<id>[^()]+)\)$", re.S)
+
+
 def matches_me(value: str, key: SenderKey) -> bool:
-    """Does --me VALUE name this sender? Names and ids both count; Telegram's 'user' prefix is optional."""
+    """Does --me VALUE name this sender? Names and ids both count; Telegram's 'user' prefix is
+    optional; and `Name (id 123)`, as the "which sender is you" hint prints it, counts too
+    (by its id where the sender has one)."""
     v = value.strip().casefold()
     sender_id, sender = key[0].casefold(), key[1].strip().casefold()
-    return bool(v) and v in (sender, sender_id, sender_id.removeprefix("user"))
+    if not v:
+        return False
+    if v in (sender, sender_id, sender_id.removeprefix("user")):
+        return True
+    hinted = _HINTED.match(v)
+    if hinted is None:
+        return False
+    if sender_id:
+        return hinted["id"].strip() in (sender_id, sender_id.removeprefix("user"))
+    return hinted["name"] == sender
 
 
 def detect(head: str, source: Source) -> Importer | None:
@@ -100,7 +116,12 @@ def ingest(
             )
     found = walk(paths)
     try:
-        result = IngestResult(reports=[], chats={}, media_skipped=found.media_skipped)
+        result = IngestResult(
+            reports=[],
+            chats={},
+            media_skipped=found.media_skipped,
+            special_skipped=found.special_skipped,
+        )
         total_bytes = sum(s.size() for s in found.sources)
         bar = None
         if progress if progress is not None else sys.stderr.isatty():
@@ -116,6 +137,13 @@ def ingest(
                 raise InputError(
                     source.display, None, f"the zip member is damaged ({e})", "an intact zip"
                 ) from e
+            except RecursionError:
+                raise InputError(
+                    source.display,
+                    None,
+                    "the data is nested too deeply to read",
+                    "a chat export (none nests more than a few dozen levels)",
+                ) from None
         if bar is not None:
             bar.close()
     finally:
@@ -158,6 +186,12 @@ def _read_source(
 ) -> None:
     module = _detect_or_none(source, forced)
     if module is None:
+        miss = _near_miss(source)
+        if miss is not None:
+            if source.explicit:
+                raise InputError(source.display, miss[1], miss[2], miss[3])
+            result.ignored.append(f"{source.display} ({miss[2]}; {miss[3]})")
+            return
         if source.explicit:
             raise InputError(
                 source.display,
@@ -179,6 +213,27 @@ def _read_source(
     else:
         _read_file(module, source, report, result.chats)
     result.reports.append(report)
+
+
+def _near_miss(source: Source) -> tuple[str, str, str, str] | None:
+    """(format, where, problem, expected) for a file that is a known format with a line missing
+    that detection needs (LINE and QQ TXT without their title lines)."""
+    if source.encoding is None:
+        return None
+    head = decode_head(read_head(source), source.encoding)
+    for module in formats.each_format():
+        check = getattr(module, "near_miss", None)
+        found = check(head) if check is not None else None
+        if found is not None:
+            where, problem = found
+            name = module.NAME
+            return (
+                name,
+                where,
+                f"looks like a {module.LABEL} export, but {problem}",
+                (f"the file as exported, or --format {name} to read it without that line"),
+            )
+    return None
 
 
 def _by_time(m: Message) -> float:
@@ -235,7 +290,7 @@ def _resolve_me(result: IngestResult, me: str | None) -> None:
     needing = [r for r in result.reports if r.unknown_senders]
     for r in result.reports:
         if not r.unknown_senders and not r.me_rule:
-            r.me_rule = "marked in the file"
+            r.me_rule = _settled_rule(r, me)
     if not needing:
         return
     if me is not None:
@@ -245,7 +300,7 @@ def _resolve_me(result: IngestResult, me: str | None) -> None:
                 k
                 for k in r.unknown_senders
                 if matches_me(me, k)
-                or any(matches_me(me, ("", a)) for a in r.sender_aliases.get(k, ()))
+                or any(matches_me(me, (k[0], a)) for a in r.sender_aliases.get(k, ()))
             }
             result.me_keys[r.file] = keys
             r.by_me += sum(r.unknown_senders[k] for k in keys)
@@ -272,6 +327,17 @@ def _resolve_me(result: IngestResult, me: str | None) -> None:
             + "\nPass --me with your name or id as it appears above, e.g. --me "
             + repr(_top_senders(still)[0][0])
         )
+
+
+def _settled_rule(r: FileReport, me: str | None) -> str:
+    """How `me` was decided in a file where no sender was left undecided.
+
+    "marked in the file" only where the format can mark the user (ME rule "file" or "file or
+    --me"); a WhatsApp, Discord or Messenger file with no named sender had nothing for --me.
+    """
+    if r.by_me or formats.by_name(r.format).ME in ("file", "file or --me"):
+        return "marked in the file"
+    return (f"--me {me!r}: " if me is not None else "") + "no named sender in this file"
 
 
 def _guess_me_across_chats(result: IngestResult, needing: list[FileReport]) -> None:
@@ -378,5 +444,10 @@ def summary(result: IngestResult, output: str | None = None) -> str:
     if result.media_skipped:
         lines.append(
             f"Passed over {result.media_skipped} media file(s) (images, audio, video, documents)."
+        )
+    if result.special_skipped:
+        lines.append(
+            f"Passed over {len(result.special_skipped)} file(s) that are not regular files "
+            "(pipes, devices, sockets, broken or looping links)."
         )
     return "\n".join(lines)

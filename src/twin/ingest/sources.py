@@ -10,12 +10,20 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from twin.errors import TwinError
+from twin.errors import InputError, TwinError
+
+# A zip member larger than this, or expanding more than MAX_ZIP_RATIO times (past the first MiB),
+# is refused before a byte is read: a 1 MB zip can hold a 1 GiB `_chat.txt` (a zip bomb), and
+# chat text compresses about 5-10 times. No real export comes near either limit.
+MAX_ZIP_MEMBER_BYTES = 2 << 30
+MAX_ZIP_RATIO = 100
+_RATIO_FREE_BYTES = 1 << 20
 
 MEDIA_SUFFIXES = frozenset(
     [
@@ -157,6 +165,9 @@ class Walk:
 
     sources: list[Source]
     media_skipped: int = 0
+    # FIFOs, devices, sockets, broken or looping links: never opened (a FIFO blocks forever,
+    # /dev/zero never ends)
+    special_skipped: list[str] = field(default_factory=list)
     zips: list[zipfile.ZipFile] = field(default_factory=list)
 
     def close(self) -> None:
@@ -173,18 +184,55 @@ def walk(paths: list[str]) -> Walk:
     result = Walk(sources=[])
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise TwinError(f"{raw}: no such file or folder")
-        if path.is_dir():
+        try:
+            mode = path.stat().st_mode
+        except OSError as e:
+            if os.path.lexists(path):
+                raise TwinError(f"{raw}: cannot be read ({e.strerror})") from None
+            raise TwinError(f"{raw}: no such file or folder") from None
+        if stat.S_ISDIR(mode):
+            # os.walk does not follow links to folders, so a link loop cannot trap it
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not _hidden(d))
                 for name in sorted(files):
                     if _hidden(name):
                         continue
-                    _add_file(result, Path(root) / name, explicit=False)
-        else:
+                    file = Path(root) / name
+                    if _regular(file):
+                        _add_file(result, file, explicit=False)
+                    else:
+                        result.special_skipped.append(str(file))
+        elif stat.S_ISREG(mode):
             _add_file(result, path, explicit=True)
+        else:
+            raise TwinError(
+                f"{raw}: not a regular file (a pipe, device or socket); "
+                "pass an export file, a folder or a zip"
+            )
     return result
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, through links; False for a FIFO, device, socket, or broken/looping link."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a member too large, or compressed suspiciously well, to read (a zip bomb)."""
+    size, packed = info.file_size, max(info.compress_size, 1)
+    too_big = size > MAX_ZIP_MEMBER_BYTES
+    if too_big or (size > _RATIO_FREE_BYTES and size > MAX_ZIP_RATIO * packed):
+        raise InputError(
+            f"{path}!/{info.filename}",
+            None,
+            f"the zip member expands to {size:,} bytes from {info.compress_size:,} "
+            f"({size // packed:,}:1)",
+            f"a member of at most {MAX_ZIP_MEMBER_BYTES:,} bytes compressed at most "
+            f"{MAX_ZIP_RATIO}:1 (extract it yourself if it is a real export)",
+        )
 
 
 def _add_file(result: Walk, path: Path, explicit: bool) -> None:
@@ -202,6 +250,7 @@ def _add_file(result: Walk, path: Path, explicit: bool) -> None:
             if PurePosixPath(member).suffix.lower() in MEDIA_SUFFIXES:
                 result.media_skipped += 1
                 continue
+            _check_member(path, info)
             result.sources.append(
                 Source(f"{path}!/{member}", zip_path=path, member=member, explicit=False, _zip=zf)
             )

@@ -53,16 +53,23 @@ def local_and_unix(local_text: str, unix: float) -> tuple[str, float] | None:
         return iso_time(local), epoch_of(local)
     quarters = round(((local - _EPOCH).total_seconds() - unix) / 900)
     if abs(quarters) > 56:
-        dt = with_offset(local, unix)
+        try:
+            dt = with_offset(local, unix)
+        except ValueError:  # the Unix time is out of range: the caller reports the row
+            return None
         return iso_time(dt), unix
     text = local_text.replace(" ", "T", 1) if len(local_text) == 19 else iso_time(local)
     return text + offset_suffix(quarters), unix
 
 
-def unix_time(unix: float) -> tuple[str, float]:
+def unix_time(unix: float) -> tuple[str, float] | None:
+    """ISO time in this machine's zone; None for a time out of range (the caller reports the row)."""
     from twin.messages import local_from_unix
 
-    return iso_time(local_from_unix(unix)), unix
+    try:
+        return iso_time(local_from_unix(unix)), unix
+    except ValueError:
+        return None
 
 
 def naive_time(dt: datetime) -> tuple[str, float]:

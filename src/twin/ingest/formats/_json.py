@@ -17,6 +17,21 @@ from twin.ingest.sources import Source
 Repair = Callable[[str, json.JSONDecodeError], "str | None"]
 
 
+def loads(text: str) -> object:
+    """json.loads, with nesting too deep for Python's parser reported as a JSONDecodeError.
+
+    A hostile or broken file nested thousands of levels deep otherwise raises RecursionError.
+    No chat export nests more than a few dozen levels.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        depth = len(text) - len(text.lstrip("[{ \t\r\n"))
+        raise json.JSONDecodeError(
+            "nested too deeply for a chat export", text, min(depth, len(text))
+        ) from None
+
+
 def load_json(
     source: Source, report: FileReport, expected: str, repair: Repair | None = None
 ) -> object:
@@ -24,14 +39,14 @@ def load_json(
     with report.open_text(source) as f:
         text = f.read()
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as first:
         error = first
     if repair is not None:
         fixed = repair(text, error)
         if fixed is not None:
             try:
-                return json.loads(fixed)
+                return loads(fixed)
             except json.JSONDecodeError as second:
                 error, text = second, fixed
     problem = f"invalid JSON ({error.msg})"

@@ -76,8 +76,49 @@ _UNSENT = re.compile(
 _YOU = frozenset(["You", "あなた", "你", "您"])
 
 
+# `10:00 Alice Hi!` where an editor or a copy turned the tabs into spaces
+_SPACED = re.compile(
+    r"^((?:(?:上午|下午|午前|午後)\s*)?\d{1,2}:\d{2}(?:\s*[AaPp][Mm](?=\s))?)[ \u3000]+(\S.*)$"
+)
+_WIDE_GAP = re.compile(r"[ \u3000]{2,}")
+
+
 def sniff(head: str, source: Source) -> bool:
     return head.lstrip("\ufeff").lstrip().startswith("[LINE]")
+
+
+def near_miss(head: str) -> tuple[str, str] | None:
+    """(where, what is missing) when the start of a file is LINE's body without its title line
+    (guides tell people to delete it); ingest names it rather than "unknown format"."""
+    days = messages = 0
+    for line in head.lstrip("\ufeff").split("\n")[:40]:
+        line = line.rstrip("\r")
+        if day_of(line.strip()) is not None:
+            days += 1
+        elif days and (_split_tabs(line) or _split_spaces(line)):
+            messages += 1
+    if days and messages:
+        return "line 1", "the title line '[LINE] Chat history with …' is missing"
+    return None
+
+
+def _split_tabs(line: str) -> tuple[str, str] | None:
+    head, tab, rest = line.partition("\t")
+    return (head, rest) if tab and time_of(head) is not None else None
+
+
+def _split_spaces(line: str) -> tuple[str, str] | None:
+    """(time, `name<TAB>text`) from a line whose tabs became spaces: the name ends at the first
+    run of two or more spaces, else at the first space (a name with a space in it is then cut)."""
+    m = _SPACED.match(line)
+    if m is None or time_of(m.group(1)) is None:
+        return None
+    rest = m.group(2)
+    gap = _WIDE_GAP.search(rest)
+    if gap is not None:
+        return m.group(1), rest[: gap.start()] + "\t" + rest[gap.end() :]
+    name, _, text = rest.partition(" ")
+    return m.group(1), name + "\t" + text
 
 
 def weekday(token: str | None) -> int | None:
@@ -209,9 +250,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         n, first = next(lines, (0, ""))
         first = first.lstrip("\ufeff").strip()
         if not first.startswith("[LINE]"):
-            report.bad_row(
-                "line 1", f"{first[:60]!r}", "the title line '[LINE] Chat history with …'"
-            )
+            # only with --format (detection needs the title): the body is read as it is
+            report.note("no '[LINE] …' title line: the chat is named after the file")
+            backlog.append((n, first))
         else:
             for pattern, title_wording, is_group in _TITLES:
                 m = pattern.match(first)
@@ -255,6 +296,15 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 continue
             head, tab, rest = line.partition("\t")
             when = time_of(head) if tab else None
+            if when is None and not tab and day is not None:
+                spaced = _split_spaces(line)
+                if spaced is not None:
+                    head, rest = spaced
+                    when = time_of(head)
+                    report.note(
+                        "spaces where LINE writes tabs: each name read up to the first run of "
+                        "spaces (a name with a space in it may be cut)"
+                    )
             if when is not None:
                 if pending is not None:
                     yield finish(pending)

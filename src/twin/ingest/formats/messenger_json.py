@@ -39,23 +39,53 @@ MEDIA_KINDS = (
     ("files", "file"),
 )
 SYSTEM_TYPES = frozenset(["Subscribe", "Unsubscribe"])
-# Instagram writes reactions and likes as messages of their own; nobody typed them.
-_REACTION = re.compile(
-    r"^(?:Liked a message|Reacted .{1,16} to your message|.+ reacted .{1,16} to your message)$",
-    re.S,
-)
+# Notices Facebook and Instagram write as ordinary messages (the 2024 layout has no `type` to
+# tell them apart): reactions, likes, attachments the export lost, people leaving, the group
+# renamed. Nobody typed them, so they are system lines (dropped by build, counted there). In the
+# English and Chinese (simplified and traditional) wordings.
+_WHO = r"(?:You|.{1,80}?)"
+_NOTICES = [
+    r"Liked a message",
+    rf"(?:{_WHO} )?(?:reacted|Reacted) .{{1,16}} to (?:your|a|their|his|her) message\.?",
+    rf"{_WHO} liked (?:your|a) message\.?",
+    rf"{_WHO} sent an? (?:attachment|photo|video|voice message|audio clip|GIF|sticker|link)\.?",
+    rf"{_WHO} (?:left|has left) the (?:group|conversation|chat)\.?",
+    rf"{_WHO} named the (?:group|conversation|chat) .{{1,200}}",
+    rf"{_WHO} (?:removed|changed) the (?:group|conversation|chat) (?:name|photo)\.?",
+    rf"{_WHO} changed the group photo\.?",
+    rf"{_WHO} (?:added|removed) .{{1,200}} (?:to|from) the (?:group|conversation|chat)\.?",
+    rf"{_WHO} set (?:the|your|his|her|their) nickname .{{1,200}}",
+    rf"{_WHO} (?:changed|set) the (?:theme|emoji|chat theme|quick reaction) .{{0,200}}",
+    rf"{_WHO} (?:started|joined|ended) (?:a |the )?(?:video |audio )?(?:call|chat)\.?",
+    rf"{_WHO} unsent a message\.?",
+    # Chinese (simplified, traditional)
+    # "X 对你的消息做出了回应 ❤", "X 用 ❤ 回应了你的消息", "X 對你的訊息傳達了 ❤ 心情"
+    r"(?=.{0,120}(?:消息|讯息|訊息)).{0,100}?(?:回应|回應|心情).{0,24}",
+    r".{0,80}?(?:发送|傳送|傳送了|发送了)(?:了)?(?:一个|一個|一)?(?:附件|照片|影片|视频|語音訊息|语音消息)[。.]?",
+    r".{0,80}?(?:离开|離開|退出)了(?:群组|群組|群聊|对话|對話)[。.]?",
+    r".{0,80}?已(?:离开|離開|退出)(?:群组|群組|群聊|对话|對話)[。.]?",
+    r".{0,80}?(?:将|將|把)(?:群组|群組|群聊|对话|對話)(?:名称|名稱)?(?:命名为|命名為|改为|改為|更改为|更改為).{1,200}",
+    r".{0,80}?(?:将|將)(?:.{1,80})?(?:添加到|加入|新增至)(?:群组|群組|群聊|对话|對話)[。.]?",
+    r".{0,80}?(?:更改了|變更了)(?:群组|群組|群聊|对话|對話)(?:照片|名称|名稱|主题|主題)[。.]?",
+    r".{0,80}?(?:取消发送了|收回了)(?:一条|一則)?(?:消息|讯息|訊息)[。.]?",
+]
+_NOTICE = re.compile("^(?:" + "|".join(_NOTICES) + ")$", re.S)
+_UNSENT = re.compile(r"^(?:.{1,80}? unsent a message\.?|.{0,80}?(?:取消发送了|收回了).*)$", re.S)
 _PARTICIPANTS = re.compile(r'"participants"\s*:\s*\[')
 _MESSAGE_KEY = re.compile(r'"(?:sender_name|timestamp_ms)"\s*:')
+_SENDER_NAME = re.compile(r'"sender_name"\s*:\s*"')
+_TIMESTAMP_MS = re.compile(r'"timestamp_ms"\s*:\s*\d')
 
 
 def sniff(head: str, source: Source) -> bool:
+    """A message_N.json, also trimmed of `participants`: then messages must carry both
+    sender_name and timestamp_ms (no other exporter writes those two keys)."""
     text = head.lstrip("\ufeff").lstrip()
-    return (
-        text.startswith("{")
-        and bool(_PARTICIPANTS.search(text))
-        and '"messages"' in text
-        and bool(_MESSAGE_KEY.search(text))
-    )
+    if not text.startswith("{") or '"messages"' not in text:
+        return False
+    if _PARTICIPANTS.search(text) and _MESSAGE_KEY.search(text):
+        return True
+    return bool(_SENDER_NAME.search(text) and _TIMESTAMP_MS.search(text))
 
 
 class _Repair:
@@ -135,7 +165,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 where, f"timestamp_ms={ms!r}", "timestamp_ms as Unix time in milliseconds"
             )
             continue
-        time, ts = unix_time(ms / 1000)
+        timed = unix_time(ms / 1000)
+        if timed is None:
+            report.bad_row(
+                where, f"timestamp_ms={ms!r}", "timestamp_ms as Unix milliseconds in years 1-9999"
+            )
+            continue
+        time, ts = timed
         kind, text = _kind_and_text(msg)
         yield Message(
             chat=chat,
@@ -182,8 +218,9 @@ def _kind_and_text(msg: dict) -> tuple[str, str]:
     share = msg.get("share")
     if isinstance(share, dict) and share:
         return "link", text or str(share.get("link") or share.get("share_text") or "")
-    if text and _REACTION.match(text):
-        return "system", text
+    notice = text.strip()
+    if notice and len(notice) <= 300 and _NOTICE.match(notice):
+        return ("recall" if _UNSENT.match(notice) else "system"), notice
     if text:
         return "text", text
     return "other", ""

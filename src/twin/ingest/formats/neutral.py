@@ -8,12 +8,12 @@ default text), `id`, `reply_to`, `forwarded`. Without `me`, pass --me.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 
 from twin.ingest.formats._common import naive_time, unix_time
 from twin.ingest.formats._csv import CsvRows
+from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.messages import KIND_SET, KINDS, Message
@@ -30,7 +30,7 @@ def sniff(head: str, source: Source) -> bool:
     first = head.lstrip("\ufeff").lstrip().split("\n", 1)[0].strip()
     if first.startswith("{"):
         try:
-            obj = json.loads(first)
+            obj = json_loads(first)
         except ValueError:
             return False
         return isinstance(obj, dict) and all(k in obj for k in REQUIRED)
@@ -55,11 +55,16 @@ def _bool(value, where: str, column: str, report: FileReport) -> bool | None:
 def _time(value, where: str, report: FileReport) -> tuple[str, float] | None:
     text = str(value).strip()
     try:
+        timed = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return unix_time(float(value))
-        if text.replace(".", "", 1).isdigit():
-            return unix_time(float(text))
-        return naive_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            timed = unix_time(float(value))
+        elif text.replace(".", "", 1).isdigit():
+            timed = unix_time(float(text))
+        else:
+            return naive_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        if timed is None:
+            raise ValueError("out of range")
+        return timed
     except (ValueError, OverflowError, OSError):  # not a time, or a year out of range
         report.bad_row(
             where, f"time={value!r}", "an ISO-8601 time like 2024-01-02T03:04:05, or Unix seconds"
@@ -81,7 +86,7 @@ def _rows(source: Source, report: FileReport) -> Iterator[tuple[str, dict | None
                     continue
                 where = f"line {i}"
                 try:
-                    obj = json.loads(line)
+                    obj = json_loads(line)
                 except ValueError as e:
                     report.bad_row(
                         where,

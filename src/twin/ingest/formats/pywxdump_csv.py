@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from twin.ingest.formats._common import strip_markup
 from twin.ingest.formats._csv import CsvRows
+from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.formats._wechat import kind_of_type, message_id, split_quote, wall_time
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
@@ -118,7 +119,7 @@ def _users(source: Source, report: FileReport) -> dict[str, str]:
         return {}
     try:
         with other.open_binary() as f:
-            data = json.loads(f.read().decode("utf-8-sig"))
+            data = json_loads(f.read().decode("utf-8-sig"))
     except (OSError, ValueError) as e:
         report.note(f"users.json beside the file is unreadable ({e}); senders shown by wxid")
         return {}
@@ -238,7 +239,7 @@ def _content_msg(content: str, where: str, report: FileReport) -> str | None:
     if not content.lstrip().startswith("{"):
         return content
     try:
-        obj = json.loads(content)
+        obj = json_loads(content)
     except ValueError as e:
         report.bad_row(
             where,

@@ -29,6 +29,7 @@ from twin.errors import InputError
 from twin.ingest.decode import decode_head, sniff_encoding
 from twin.ingest.formats._common import local_and_unix, naive_time, unix_time
 from twin.ingest.formats._json import json_type, load_json
+from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head
 from twin.messages import Message
@@ -115,7 +116,7 @@ def sniff(head: str, source: Source) -> bool:
 def _is_chunk_line(line: str) -> bool:
     """Is this the first line of a chunk file (one message object)?"""
     try:
-        obj = json.loads(line)
+        obj = json_loads(line)
     except ValueError:
         # a first line longer than the sniffed head: judge by how QCE starts a message
         return line.startswith('{"id":') and '"sender":{' in line and '"content":{' in line
@@ -272,7 +273,7 @@ def _read_chunk(chunk: Source, report: FileReport, info: ChatInfo) -> Iterator[M
                 report.skip("blank line")
                 continue
             try:
-                obj = json.loads(line)
+                obj = json_loads(line)
             except json.JSONDecodeError as e:
                 _bad(
                     report,

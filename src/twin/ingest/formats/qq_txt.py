@@ -64,6 +64,26 @@ def sniff(head: str, source: Source) -> bool:
     )
 
 
+def near_miss(head: str) -> tuple[str, str] | None:
+    """(where, what is missing) when the start of a file is a QQ TXT body without its 消息记录
+    title line (guides tell people to delete it); ingest names it rather than "unknown format"."""
+    lines = [line.rstrip("\r") for line in head.lstrip("\ufeff").split("\n")[:40]]
+    if lines and lines[0].startswith(TITLE):
+        return None
+    blocks = sum(1 for line in lines if _BLOCK.match(line))
+    headers = 0
+    for line in lines:
+        m = _HEADER.match(line)
+        if m is not None and split_sender(m.group(8))[1] is not None:
+            headers += 1
+    if blocks or headers >= 2:
+        return (
+            "line 1",
+            f"the title line {TITLE}（此消息记录为文本格式，不支持重新导入） is missing",
+        )
+    return None
+
+
 def split_sender(who: str) -> tuple[str, str | None]:
     """(display name, QQ number or email or None) from a header's sender part.
 
@@ -137,13 +157,11 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         for n, raw in enumerate(f, 1):
             line = raw.rstrip("\r\n")
             if n == 1:
-                if not line.lstrip("\ufeff").startswith(TITLE):
-                    report.bad_row(
-                        "line 1",
-                        f"{line[:60]!r}",
-                        f"the QQ title line {TITLE}（此消息记录为文本格式…）",
-                    )
-                continue
+                line = line.lstrip("\ufeff")
+                if line.startswith(TITLE):
+                    continue
+                # only with --format (detection needs the title): the body is read as it is
+                report.note(f"no {TITLE} title line: the body was read as it is")
             block = _BLOCK.match(line) if after_separator or held is not None else None
             if held is not None:
                 if block is None and pending is not None:

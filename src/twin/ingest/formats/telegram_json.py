@@ -56,6 +56,7 @@ _CHAT_TYPE = re.compile(
     r'"type"\s*:\s*"(?:' + "|".join(sorted(PRIVATE_TYPES | GROUP_TYPES)) + r')"'
 )
 _SENDER_ID = re.compile(r'"(?:from_id|actor_id)"\s*:\s*"(?:user|channel|chat)\d+"')
+_UNIXTIME = re.compile(r'"date_unixtime"\s*:\s*"?\d')
 _FULL_EXPORT = re.compile(
     r'"personal_information"\s*:\s*\{'
     r'|"(?:chats|left_chats|contacts|frequent_contacts)"\s*:\s*\{\s*"about"\s*:'
@@ -70,7 +71,10 @@ def sniff(head: str, source: Source) -> bool:
         return False
     if _FULL_EXPORT.search(text):
         return True
-    return '"messages"' in text and bool(_CHAT_TYPE.search(text) or _SENDER_ID.search(text))
+    # a trimmed export may keep only date_unixtime, a key no other exporter writes
+    return '"messages"' in text and bool(
+        _CHAT_TYPE.search(text) or _SENDER_ID.search(text) or _UNIXTIME.search(text)
+    )
 
 
 def _repair_x_escapes(text: str, error: json.JSONDecodeError) -> str | None:
@@ -123,7 +127,8 @@ def _chat(
         return
     chat_type = chat.get("type") or ""
     chat_id = chat.get("id")
-    chat_name = str(chat.get("name") or UNNAMED.get(chat_type) or f"chat {chat_id}")
+    fallback = f"chat {chat_id}" if chat_id is not None else (source.parent_name or "chat")
+    chat_name = str(chat.get("name") or UNNAMED.get(chat_type) or fallback)
     key = f"telegram:{chat_id}" if chat_id is not None else f"telegram:{chat_name}"
     if chat_type in PRIVATE_TYPES:
         group: bool | None = False
@@ -153,7 +158,9 @@ def _chat(
             kind = "call" if action in CALL_ACTIONS else "system"
             text = _text(msg.get("text")) or _describe(action, msg)
         else:
-            if msg_type != "message":
+            if msg_type is None:
+                report.note("messages without a type (a trimmed export): read as ordinary")
+            elif msg_type != "message":
                 report.note(f"message type {msg_type!r} read as an ordinary message")
             sender = msg.get("from")
             sender_id = msg.get("from_id")
@@ -188,7 +195,12 @@ def _time(msg: dict, where: str, report: FileReport) -> tuple[str, float] | None
             report.bad_row(where, f"date_unixtime={unix!r}", "date_unixtime as Unix seconds")
             return None
         timed = local_and_unix(date, seconds) if isinstance(date, str) else None
-        return timed or unix_time(seconds)
+        timed = timed or unix_time(seconds)
+        if timed is None:
+            report.bad_row(
+                where, f"date_unixtime={unix!r}", "date_unixtime as Unix seconds in years 1-9999"
+            )
+        return timed
     if isinstance(date, str):
         try:
             return naive_time(datetime.fromisoformat(date))

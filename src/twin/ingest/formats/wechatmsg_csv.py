@@ -197,6 +197,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             timed = local_and_unix(row[8], created) if row[8] else None
             if timed is None:
                 timed = unix_time(created)
+            if timed is None:
+                report.bad_row(
+                    where,
+                    f"CreateTime={row[5]!r}",
+                    "CreateTime as Unix seconds in years 1-9999",
+                )
+                continue
             kind, text = kind_and_text(type_, sub, row[7])
             yield Message(
                 chat=chat,

@@ -108,10 +108,15 @@ class _Style:
     date_sep: str
     time_sep: str
     twelve_hour: bool
+    # `a. m.`/`p. m.` (Spanish and other locales that write the day first), not `AM`/`PM`
+    dotted: bool = field(default=False, compare=False)
 
     @classmethod
     def of(cls, m: re.Match, ios: bool) -> _Style:
-        return cls(ios, m["ds"], m["ts"], m["ap"] is not None)
+        ap = m["ap"] is not None
+        return cls(
+            ios, m["ds"], m["ts"], ap, ap and "." in m.string[m.start("ap") : m.start("ap") + 4]
+        )
 
     def matches(self, m: re.Match) -> bool:
         return (
@@ -121,40 +126,73 @@ class _Style:
         )
 
 
+def _header(line: str) -> tuple[re.Match, bool] | None:
+    """The match of a line that starts like a message header (Android or iOS), and whether iOS."""
+    m = ANDROID.match(line)
+    if m is not None:
+        return m, False
+    m = IOS.match(line)
+    return (m, True) if m is not None else None
+
+
+def _file_style(lines: list[str]) -> tuple[_Style, str] | None:
+    """The header layout most lines use (ties: the first seen), so one odd line cannot set it,
+    with the date text of its first line (for error messages)."""
+    styles: Counter = Counter()
+    examples: dict[_Style, str] = {}
+    for raw in lines:
+        found = _header(_strip_marks(raw)[0])
+        if found is not None:
+            style = _Style.of(*found)
+            styles[style] += 1
+            examples.setdefault(style, _date_text(found[0]))
+    if not styles:
+        return None
+    style = styles.most_common(1)[0][0]
+    return style, examples[style]
+
+
 def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | None]:
-    """Every timestamped line with the lines that continue it, in file order."""
-    entries: list[_Entry] = []
-    style: _Style | None = None
-    regex = None
+    """Every timestamped line with the lines that continue it, in file order.
+
+    A line that starts like a header in another layout than the file's (another date separator,
+    clock or platform) is never folded into the message above: it is a bad row (an error, or a
+    counted skip with --skip-bad-rows). Files joined from two phones' exports look like this.
+    """
     with report.open_text(source) as f:
-        for n, raw in enumerate(f, 1):
-            raw = raw.rstrip("\n")
-            line, marked = _strip_marks(raw)
-            if regex is None:
-                m = ANDROID.match(line)
-                ios = m is None
-                if ios:
-                    m = IOS.match(line)
-                if m is not None:
-                    style = _Style.of(m, ios)
-                    regex = IOS if ios else ANDROID
-            else:
-                m = regex.match(line)
-                if m is not None and not style.matches(m):
-                    m = None
-            if m is not None:
-                entries.append(_Entry(n, m, marked))
-            elif entries:
-                entries[-1].more.append(raw)
-            elif not line.strip():
-                report.skip("blank line")
-            else:
-                report.bad_row(
-                    f"line {n}",
-                    f"text before the first timestamped line: {line[:60]!r}",
-                    "a WhatsApp export starting with a line like '1/4/23, 7:02 PM - Name: text' "
-                    "(Android) or '[04/01/2023, 19:05:02] Name: text' (iOS)",
-                )
+        lines = [raw.rstrip("\n") for raw in f]
+    found = _file_style(lines)
+    entries: list[_Entry] = []
+    if found is None:
+        return entries, None
+    style, example = found
+    regex = IOS if style.ios else ANDROID
+    for n, raw in enumerate(lines, 1):
+        line, marked = _strip_marks(raw)
+        m = regex.match(line)
+        if m is not None and style.matches(m):
+            entries.append(_Entry(n, m, marked))
+            continue
+        other = _header(line)
+        if other is not None:
+            report.bad_row(
+                f"line {n}",
+                f"a message header in another date/time layout ({_date_text(other[0])!r}) "
+                "than the rest of the file",
+                f"one layout throughout the file, like {example!r} (was the file joined from "
+                "two exports? fix or remove the line, or pass --skip-bad-rows)",
+            )
+        elif entries:
+            entries[-1].more.append(raw)
+        elif not line.strip():
+            report.skip("blank line")
+        else:
+            report.bad_row(
+                f"line {n}",
+                f"text before the first timestamped line: {line[:60]!r}",
+                "a WhatsApp export starting with a line like '1/4/23, 7:02 PM - Name: text' "
+                "(Android) or '[04/01/2023, 19:05:02] Name: text' (iOS)",
+            )
     return entries, style
 
 
@@ -162,6 +200,7 @@ def _hour(m: re.Match) -> int:
     h = int(m["h"])
     if m["ap"] is None:
         return h
+    # `00:08 a. m.` (some Android locales write the midnight hour as 00) is 12:08 a.m.
     return h % 12 + (12 if m["ap"] in "Pp" else 0)
 
 
@@ -226,7 +265,7 @@ def _day_first(entries: list[_Entry], style: _Style, report: FileReport) -> bool
             f"against {max(dm, md)} the other way)"
         )
         return day_first
-    day_first = not (style.twelve_hour and style.date_sep == "/")
+    day_first = not (style.twelve_hour and style.date_sep == "/" and not style.dotted)
     report.note(
         f"day/month order: guessed {'day' if day_first else 'month'} first from the locale "
         f"({'12-hour clock with /' if not day_first else 'not a US-style 12-hour clock'}); "
@@ -246,8 +285,8 @@ def _time(e: _Entry, day_first: bool, report: FileReport) -> tuple[str, float] |
         y, mo, d = _year(d3), int(d1), int(d2)
     h = int(m["h"])
     try:
-        if m["ap"] is not None and not 1 <= h <= 12:
-            raise ValueError("hour must be in 1..12 with AM/PM")
+        if m["ap"] is not None and not 0 <= h <= 12:
+            raise ValueError("hour must be in 0..12 with AM/PM")
         dt = datetime(y, mo, d, _hour(m), int(m["mi"]), int(m["s"] or 0))
     except ValueError as err:
         order = "y-m-d" if len(d1) > 2 else ("d/m/y" if day_first else "m/d/y")

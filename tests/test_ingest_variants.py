@@ -1,0 +1,416 @@
+"""Exports as people actually have them (issue 13): a line of another layout never swallowed,
+WhatsApp's `00:08 a. m.`, the hint's own --me accepted, Messenger/Instagram notices as system
+lines, LINE/QQ TXT without their title lines, trimmed Telegram/Instagram JSON detected by content,
+and no "Try --groups" once --groups is given. Every fixture here is written by hand in the shape
+of the real export (docs/formats.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from conftest import read_jsonl
+
+from twin.ingest.formats import line_txt, messenger_json, qq_txt, telegram_json
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, obj) -> Path:
+    return write(path, json.dumps(obj, ensure_ascii=False, indent=1))
+
+
+def pick(msgs: list[dict], *keys: str) -> list[tuple]:
+    return [tuple(m[k] for k in keys) for m in msgs]
+
+
+# ---------------------------------------------------------------- 3: a header of another layout
+
+# The first line in one locale's layout, the other nineteen in another's (two exports joined).
+MIXED = ["15/04/2016, 10:00 - Ana: first phone"] + [
+    f"06.08.2016, 10:{i:02d} - {'Ben' if i % 2 else 'Ana'}: message {i}" for i in range(19)
+]
+
+
+def test_whatsapp_header_of_another_layout_is_an_error_not_swallowed(twin, tmp_path):
+    path = write(tmp_path / "WhatsApp Chat with Ben.txt", "\n".join(MIXED) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = twin("ingest", path, "--me", "Ben", "-o", out)
+    assert r.code != 0
+    assert f"{path}, line 1" in r.err
+    assert "another date/time layout" in r.err and "06.08.2016, 10:00" in r.err
+    assert not out.exists()
+
+
+def test_whatsapp_header_of_another_layout_skipped_and_counted(twin, tmp_path):
+    path = write(tmp_path / "WhatsApp Chat with Ben.txt", "\n".join(MIXED) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = twin("ingest", path, "--me", "Ben", "--skip-bad-rows", "-o", out)
+    assert r.code == 0, r.err
+    msgs = read_jsonl(out)
+    assert len(msgs) == 19
+    assert [m["text"] for m in msgs] == [f"message {i}" for i in range(19)]
+    assert all(m["kind"] == "text" for m in msgs)
+    assert msgs[0]["time"] == "2016-08-06T10:00:00"
+    assert "malformed row 1" in r.out and "line 1:" in r.out
+    assert "by me 9 (--me 'Ben')" in r.out
+
+
+def test_whatsapp_majority_layout_wins_whichever_line_comes_first(ingest_file, tmp_path):
+    lines = MIXED[1:] + ["", "a second line of message 18"]
+    msgs = ingest_file(write(tmp_path / "chat.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert msgs[-1]["text"] == "message 18\n\na second line of message 18"
+
+
+def test_whatsapp_summary_never_says_marked_in_the_file(twin, tmp_path):
+    # only system lines: no sender for --me to match, and WhatsApp never marks the user
+    lines = [
+        "12/03/2023, 10:00 - Messages and calls are end-to-end encrypted.",
+        "12/03/2023, 10:01 - Ana created group 'Trip'",
+    ]
+    chat = write(tmp_path / "WhatsApp Chat with Trip.txt", "\n".join(lines) + "\n")
+    other = write(tmp_path / "WhatsApp Chat with Ben.txt", "12/03/2023, 10:02 - Ana: hi\n")
+    r = twin("ingest", chat, other, "--me", "Ana", "-o", tmp_path / "out.jsonl")
+    assert r.code == 0, r.err
+    assert "marked in the file" not in r.out
+    assert "by me 0 (--me 'Ana': no named sender in this file)" in r.out
+
+
+# ---------------------------------------------------------------- 6: 00:08 a. m.
+
+SPANISH = [
+    "12/03/2023, 11:58 p. m. - Ana: casi medianoche",
+    "13/03/2023, 00:08 a. m. - Luis: ya es martes",
+    "13/03/2023, 12:30 a. m. - Ana: a dormir",
+    "13/03/2023, 12:05 p. m. - Luis: mediodía",
+]
+
+
+def test_whatsapp_zero_hour_with_am_is_midnight(ingest_file, tmp_path):
+    path = write(tmp_path / "WhatsApp Chat with Luis.txt", "\n".join(SPANISH) + "\n")
+    msgs = ingest_file(path, extra=("--me", "Ana"))
+    assert [m["time"] for m in msgs] == [
+        "2023-03-12T23:58:00",
+        "2023-03-13T00:08:00",
+        "2023-03-13T00:30:00",
+        "2023-03-13T12:05:00",
+    ]
+
+
+def test_whatsapp_dotted_am_pm_guesses_day_first(ingest_file, tmp_path):
+    # no field over 12 and the dates do not decide: `a. m.` is a day-first locale (Spanish)
+    lines = ["05/03/2023, 00:08 a. m. - Ana: hola", "05/03/2023, 1:00 p. m. - Luis: buenas"]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert msgs[0]["time"] == "2023-03-05T00:08:00"
+
+
+def test_one_zero_hour_line_does_not_stop_a_folder(ingest_file, tmp_path):
+    write(tmp_path / "export" / "WhatsApp Chat with Luis.txt", "\n".join(SPANISH) + "\n")
+    write(tmp_path / "export" / "WhatsApp Chat with Eva.txt", "1/4/23, 7:02 PM - Eva: hi\n")
+    msgs = ingest_file(tmp_path / "export", extra=("--me", "Ana"))
+    assert len(msgs) == 5
+
+
+# ---------------------------------------------------------------- 4: the hint's own --me
+
+
+def discord_export(messages: list[tuple[str, str, str]]) -> dict:
+    return {
+        "guild": {"id": "0", "name": "Direct Messages", "iconUrl": ""},
+        "channel": {"id": "555", "type": "DirectTextChat", "name": "pat", "topic": None},
+        "dateRange": {"after": None, "before": None},
+        "exportedAt": "2024-02-01T10:00:00+00:00",
+        "messages": [
+            {
+                "id": str(900 + i),
+                "type": "Default",
+                "timestamp": f"2024-02-01T09:{i:02d}:00+00:00",
+                "content": text,
+                "author": {"id": uid, "name": name.lower(), "nickname": name, "isBot": False},
+                "attachments": [],
+                "embeds": [],
+                "stickers": [],
+                "reactions": [],
+                "mentions": [],
+            }
+            for i, (uid, name, text) in enumerate(messages)
+        ],
+    }
+
+
+def telegram_chat(messages: list[tuple[str, str, str]]) -> dict:
+    return {
+        "name": "Pat",
+        "type": "personal_chat",
+        "id": 4242,
+        "messages": [
+            {
+                "id": i + 1,
+                "type": "message",
+                "date": f"2024-02-01T09:{i:02d}:00",
+                "date_unixtime": str(1706778000 + 60 * i),
+                "from": name,
+                "from_id": f"user{uid}",
+                "text": text,
+                "text_entities": [],
+            }
+            for i, (uid, name, text) in enumerate(messages)
+        ],
+    }
+
+
+ROWS = [
+    ("444444444444444444", "Sam Lee", "hi"),
+    ("333333333333333333", "Pat", "hello"),
+    ("444444444444444444", "Sam Lee", "how are you"),
+]
+
+
+def _hinted_me(err: str) -> str:
+    """The value the "which sender is you" hint suggests, as a shell would pass it."""
+    tail = err.split("e.g. --me ", 1)[1].strip().splitlines()[0]
+    return shlex.split(tail)[0]
+
+
+@pytest.mark.parametrize("kind", ["discord", "telegram"])
+def test_the_hints_own_me_is_accepted(twin, tmp_path, kind):
+    data = discord_export(ROWS) if kind == "discord" else telegram_chat(ROWS)
+    path = write_json(tmp_path / "chat.json", data)
+    r = twin("ingest", path, "-o", tmp_path / "out.jsonl")
+    assert r.code != 0
+    me = _hinted_me(r.err)
+    assert "(id " in me  # the hint names the id
+    for value in (me, "Sam Lee", "444444444444444444"):
+        out = tmp_path / "out.jsonl"
+        r = twin("ingest", path, "--me", value, "-o", out)
+        assert r.code == 0, (value, r.err)
+        assert [m["me"] for m in read_jsonl(out)] == [True, False, True], value
+
+
+def test_hinted_me_with_a_wrong_id_matches_nobody(twin, tmp_path):
+    path = write_json(tmp_path / "chat.json", discord_export(ROWS))
+    r = twin("ingest", path, "--me", "Sam Lee (id 1)", "-o", tmp_path / "out.jsonl")
+    assert r.code != 0 and "matches no sender" in r.err
+
+
+# ---------------------------------------------------------------- 5: Messenger/Instagram notices
+
+NOTICES_EN = [
+    "Pat reacted ❤ to your message",
+    "Pat reacted 😂 to your message ",
+    "Pat sent an attachment.",
+    "You sent an attachment.",
+    "Pat left the group.",
+    "Pat named the group Hiking 2024.",
+    "You named the group Weekend.",
+    "Pat added Sam Lee to the group.",
+    "Pat changed the group photo.",
+    "Liked a message",
+]
+NOTICES_ZH = [
+    "Pat对你的消息做出了回应 ❤",
+    "Pat发送了附件。",
+    "你发送了附件。",
+    "Pat离开了群组。",
+    "Pat将群组命名为周末爬山。",
+    "Pat 傳送了附件。",
+    "Pat 已離開群組。",
+    "Pat 將群組命名為 週末。",
+]
+
+
+def messenger_2024(texts: list[str], **top) -> dict:
+    """The 2024 layout: no `type` on messages, newest first."""
+    messages = [
+        {"sender_name": "Pat" if i % 2 else "Sam Lee", "timestamp_ms": 1706778000000 + i * 1000}
+        | ({"content": t} if t is not None else {})
+        for i, t in enumerate(texts)
+    ]
+    return {
+        "participants": [{"name": "Pat"}, {"name": "Sam Lee"}],
+        "messages": messages[::-1],
+        "title": "Pat",
+        "is_still_participant": True,
+        "thread_path": "inbox/pat_123",
+        "magic_words": [],
+    } | top
+
+
+@pytest.mark.parametrize("notices", [NOTICES_EN, NOTICES_ZH], ids=["english", "chinese"])
+def test_messenger_notices_are_system_lines(ingest_file, tmp_path, notices):
+    texts = ["real words", *notices, "more real words", "Pat unsent a message."]
+    path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", messenger_2024(texts))
+    msgs = ingest_file(path, extra=("--me", "Sam Lee"))
+    kinds = [m["kind"] for m in msgs]
+    assert kinds == ["text", *["system"] * len(notices), "text", "recall"]
+    assert msgs[0]["text"] == "real words"
+
+
+def test_messenger_text_that_only_mentions_a_notice_stays_text():
+    assert messenger_json._kind_and_text({"content": "I sent an attachment. Did you get it?"}) == (
+        "text",
+        "I sent an attachment. Did you get it?",
+    )
+    assert (
+        messenger_json._kind_and_text({"content": "Pat left the group chat early lol"})[0] == "text"
+    )
+
+
+def test_messenger_notices_are_dropped_and_counted_by_build(twin, tmp_path):
+    texts = []
+    for i in range(6):
+        texts += [f"question number {i} for you?", f"my considered answer number {i}"]
+        texts += ["Pat reacted ❤ to your message", "You sent an attachment."]
+    path = write_json(tmp_path / "message_1.json", messenger_2024(texts))
+    out = tmp_path / "ds"
+    r = twin("build", path, "--me", "Pat", "-o", out)
+    assert r.code == 0, r.err
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert "system message" in json.dumps(stats)
+    train = (out / "train.jsonl").read_text(encoding="utf-8")
+    assert "reacted" not in train and "attachment" not in train
+
+
+# ---------------------------------------------------------------- 7: LINE / QQ without the title
+
+LINE_BODY = (
+    "2024.01.02 Tuesday\n"
+    "10:00\tSam Lee\tHi!\n"
+    "10:01\tPat\tHello there\n"
+    '10:02\tSam Lee\t"Two lines,\nthe second"\n'
+)
+
+
+def test_line_without_title_is_read_with_format(ingest_file, tmp_path):
+    path = write(tmp_path / "Pat.txt", "Saved on: 2024/01/05 12:34\n\n" + LINE_BODY)
+    msgs = ingest_file(path, extra=("--format", "line-txt", "--me", "Sam Lee"))
+    assert pick(msgs, "sender", "text") == [
+        ("Sam Lee", "Hi!"),
+        ("Pat", "Hello there"),
+        ("Sam Lee", "Two lines,\nthe second"),
+    ]
+    assert msgs[0]["chat_name"] == "Pat"
+    # the very first line a day line: read too
+    path = write(tmp_path / "Pat2.txt", LINE_BODY)
+    assert len(ingest_file(path, extra=("--format", "line-txt", "--me", "Pat"))) == 3
+
+
+def test_line_without_title_names_the_missing_line(twin, tmp_path):
+    path = write(tmp_path / "Pat.txt", LINE_BODY)
+    r = twin("ingest", path, "--me", "Pat", "-o", tmp_path / "out.jsonl")
+    assert r.code != 0
+    assert f"{path}, line 1" in r.err and "[LINE]" in r.err and "--format line-txt" in r.err
+    assert line_txt.near_miss(LINE_BODY) is not None
+    assert line_txt.near_miss("just some notes\n10:00 call mum\n") is None
+
+
+def test_line_with_spaces_for_tabs(ingest_file, tmp_path):
+    body = LINE_BODY.replace("\t", "    ").replace("10:01    Pat    ", "10:01 Pat ")
+    path = write(tmp_path / "Pat.txt", "[LINE] Chat history with Pat\n\n" + body)
+    msgs = ingest_file(path, extra=("--me", "Pat"))
+    assert pick(msgs, "sender", "text") == [
+        ("Sam Lee", "Hi!"),
+        ("Pat", "Hello there"),
+        ("Sam Lee", "Two lines,\nthe second"),
+    ]
+    # and without the title, with --format
+    msgs = ingest_file(
+        write(tmp_path / "b.txt", body), extra=("--format", "line-txt", "--me", "Pat")
+    )
+    assert len(msgs) == 3
+
+
+QQ_BODY = (
+    "\n"
+    "================================================================\n"
+    "消息分组:我的好友\n"
+    "================================================================\n"
+    "消息对象:阿强\n"
+    "================================================================\n"
+    "\n"
+    "2024-01-02 3:04:05 阿强(10001)\n"
+    "周末爬山吗\n"
+    "\n"
+    "2024-01-02 3:05:05 小明(10002)\n"
+    "好\n"
+)
+
+
+def test_qq_without_title_is_read_with_format(ingest_file, tmp_path):
+    path = write(tmp_path / "qq.txt", QQ_BODY)
+    msgs = ingest_file(path, extra=("--format", "qq-txt", "--me", "10002"))
+    assert pick(msgs, "chat_name", "sender", "me", "text") == [
+        ("阿强", "阿强", False, "周末爬山吗"),
+        ("阿强", "小明", True, "好"),
+    ]
+    # the first line already a header
+    path = write(tmp_path / "qq2.txt", QQ_BODY.split("\n", 7)[7])
+    assert len(ingest_file(path, extra=("--format", "qq-txt", "--me", "10002"))) == 2
+
+
+def test_qq_without_title_names_the_missing_line(twin, tmp_path):
+    path = write(tmp_path / "qq.txt", QQ_BODY)
+    r = twin("ingest", path, "--me", "10002", "-o", tmp_path / "out.jsonl")
+    assert r.code != 0
+    assert f"{path}, line 1" in r.err and "消息记录" in r.err and "--format qq-txt" in r.err
+    assert qq_txt.near_miss(QQ_BODY) is not None
+
+
+def test_walked_folder_lists_the_near_miss(twin, tmp_path):
+    write(tmp_path / "in" / "qq.txt", QQ_BODY)
+    write(tmp_path / "in" / "WhatsApp Chat with Eva.txt", "1/4/23, 7:02 PM - Eva: hi\n")
+    r = twin("ingest", tmp_path / "in", "--me", "Eva", "-o", tmp_path / "out.jsonl")
+    assert r.code == 0, r.err
+    assert "qq.txt (looks like a QQ message-manager TXT export" in r.out
+
+
+# ---------------------------------------------------------------- 8: trimmed JSON
+
+
+def test_telegram_with_only_date_unixtime_is_detected(ingest_file, tmp_path):
+    data = {
+        "messages": [
+            {"id": 1, "date_unixtime": "1706778000", "from": "Pat", "text": "hi"},
+            {"id": 2, "date_unixtime": "1706778060", "from": "Sam", "text": "hey"},
+        ]
+    }
+    head = json.dumps(data)
+    assert telegram_json.sniff(head, None)
+    path = write_json(tmp_path / "ChatExport" / "result.json", data)
+    msgs = ingest_file(path, extra=("--me", "Sam"))
+    assert pick(msgs, "sender", "me", "text") == [("Pat", False, "hi"), ("Sam", True, "hey")]
+    assert msgs[0]["chat"].startswith("telegram:")
+
+
+def test_instagram_without_participants_is_detected(ingest_file, tmp_path):
+    data = messenger_2024(["hi", "hey"])
+    del data["participants"]
+    assert messenger_json.sniff(json.dumps(data), None)
+    path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", data)
+    msgs = ingest_file(path, extra=("--me", "Pat"))
+    assert pick(msgs, "sender", "me", "text") == [("Sam Lee", False, "hi"), ("Pat", True, "hey")]
+
+
+# ---------------------------------------------------------------- 10: "Try --groups"
+
+
+def _group_chat(tmp_path: Path) -> Path:
+    # a group chat where only one-word replies follow: nothing can become a sample
+    lines = [f"1/4/23, 7:{i:02d} PM - {('Ana', 'Ben', 'Cy')[i % 3]}: x" for i in range(12)]
+    return write(tmp_path / "WhatsApp Chat with Trip.txt", "\n".join(lines) + "\n")
+
+
+def test_try_groups_only_when_groups_not_given(twin, tmp_path):
+    path = _group_chat(tmp_path)
+    without = twin("build", path, "--me", "Ana", "-o", tmp_path / "a")
+    assert without.code != 0 and "Try --groups" in without.err
+    given = twin("build", path, "--me", "Ana", "--groups", "-o", tmp_path / "b")
+    assert given.code != 0 and "no training samples" in given.err
+    assert "--groups" not in given.err.split("Where they went", 1)[1]
