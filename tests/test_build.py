@@ -858,7 +858,7 @@ def test_export_with_no_messages_by_me(tmp_path, fails):
     )
     err = fails(path)
     assert "none of the messages is marked as yours" in err
-    assert "Bob: 2 messages" in err and "Alice: 1 messages" in err
+    assert "Bob: 2 messages" in err and "Alice: 1 message\n" in err
     # the file marks every message as someone else's: --me cannot change that, and it says so
     assert "--me does not apply" in err and "set me to true" in err
     err = fails(path, "--me", "Bob")
@@ -875,7 +875,7 @@ def test_me_matching_nobody(tmp_path, fails):
     )
     err = fails(path, "--me", "Zed")
     assert "'Zed'" in err and "matches no sender" in err
-    assert "Bob: 2 messages" in err and "Alice: 1 messages" in err
+    assert "Bob: 2 messages" in err and "Alice: 1 message\n" in err
     assert "--me" in err.splitlines()[-1]
     err = fails(path)  # no --me at all for a file that does not mark me
     assert "Bob: 2 messages" in err and "--me" in err

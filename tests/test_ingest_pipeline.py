@@ -344,7 +344,7 @@ def test_me_required_lists_candidates(tmp_path, fails):
     assert f"cannot tell which sender is you in {path}" in err
     assert "neutral JSONL/CSV exports do not mark your own messages" in err
     assert "Senders found:\n  Ann: 3 messages\n  Bo: 2 messages\n" in err
-    assert "Mum: 1 messages" in err
+    assert "Mum: 1 message\n" in err
     assert "--me" in err
 
 

@@ -95,7 +95,7 @@ def test_one_to_one_is_not_a_group_and_me_is_required(twin, ingest_file, tmp_pat
     out = tmp_path / "out.jsonl"
     r = twin("ingest", path, "-o", out)
     assert r.code != 0
-    assert "WhatsApp TXT" in r.err and "  Alice: 1 messages" in r.err and "--me" in r.err
+    assert "WhatsApp TXT" in r.err and "  Alice: 1 message\n" in r.err and "--me" in r.err
     assert "  : " not in r.err  # system lines are nobody's, so not offered as "me"
     assert not out.exists()
     msgs = ingest_file(path, extra=("--me", "dan"))

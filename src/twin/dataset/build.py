@@ -1,4 +1,4 @@
-"""build: chat messages in, a clean, private, multi-turn training set out (dataset/ in DESIGN.md).
+"""build: chat messages in, a clean, private, multi-turn training set out (dataset/ in docs/architecture.md).
 
 Every input message ends up either in a sample or counted under one named reason, and the
 books are checked before anything is written: input = used + Σ dropped.
@@ -44,6 +44,7 @@ from twin.errors import TwinError
 from twin.ingest import IngestResult, ingest
 from twin.ingest.dedupe import DUPLICATE_FILE, DUPLICATE_MESSAGE
 from twin.ingest.table import KIND_CODE, MessageTable
+from twin.words import plural
 
 _GENERIC_ME = {"我", "me", "you", "我自己", "自己", ""}
 
@@ -113,7 +114,7 @@ def check_input(result: IngestResult, table: MessageTable) -> None:
         )
     if not table.me.any():
         listing = "\n".join(
-            f"  {name}: {n} messages" for name, n in table.sender_counts()[:15] if name
+            f"  {name}: {plural(n, 'message')}" for name, n in table.sender_counts()[:15] if name
         )
         if all(r.me_rule == "marked in the file" for r in result.reports):
             # --me only names senders in files that do not say who you are; it cannot help here.

@@ -336,7 +336,9 @@ def run_eval(
     from twin.atomic import atomic_write
     from twin.eval.report import render_html
     from twin.train.data import read_dataset
+    from twin.train.folder import check_dataset_folder
 
+    check_dataset_folder(dataset_dir)  # before the models' descriptions load
     systems = collect_systems(run_dirs, base_model)
     _, dev, _ = read_dataset(dataset_dir)
     if not dev:

@@ -21,10 +21,12 @@ from twin.ingest import formats
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
 from twin.ingest.dedupe import drop_duplicates
 from twin.ingest.importer import Importer, TableImporter
+from twin.ingest.magic import SQLITE_HINT, binary_kind
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head, walk
 from twin.ingest.table import MessageTable, TablePart, part_from_messages
 from twin.messages import Message
+from twin.words import plural
 
 SenderKey = tuple[str, str]  # (sender_id or "", sender name)
 
@@ -246,6 +248,16 @@ def _detect_or_none(source: Source, forced: Importer | None = None) -> Importer 
         if source.explicit:
             raise InputError(source.display, None, "the file is empty", "a chat export")
         return None
+    kind = binary_kind(head, source.name)
+    if kind is not None:
+        if not source.explicit:
+            return None  # an image or archive in a walked folder is not ours to read
+        raise InputError(
+            source.display,
+            None,
+            f"not a chat export ({kind})",
+            SQLITE_HINT if "SQLite" in kind else f"a chat export file ({_format_list()})",
+        )
     if forced is not None:
         return forced
     if source.encoding is None:
@@ -392,7 +404,7 @@ def _top_senders(reports: list[FileReport]) -> list[tuple[str, int]]:
 
 def _candidates(reports: list[FileReport]) -> str:
     top = _top_senders(reports)
-    lines = [f"  {name}: {n} messages" for name, n in top[:15]]
+    lines = [f"  {name}: {plural(n, 'message')}" for name, n in top[:15]]
     if len(top) > 15:
         lines.append(f"  … and {len(top) - 15} more senders")
     return "Senders found:\n" + "\n".join(lines)

@@ -4,7 +4,7 @@
   twin serve RUN --api                the page plus /v1/chat/completions on the same port
   twin serve RUN --api-only --host 0.0.0.0 --api-key KEY
                                       only the API, reachable from other machines (key required)
-  twin serve RUN --engine llamacpp    replies through llama.cpp (~5x faster on a CPU)
+  twin serve RUN --engine llamacpp    replies through llama.cpp (faster on a CPU: README, Benchmarks)
   twin serve RUN --share              also a public *.gradio.live link (for friends elsewhere)
 
 Title, description, examples, theme and language come from the flags, else from a "serve" table

@@ -2,8 +2,8 @@
 
 Both engines are `twin.generate.Generator`s — same prompt rendering with the run's chat format and
 system prompt, same history trimming, same `stream(history, Settings)` — so the page and the API
-never know which one answers. llama.cpp is ~5× faster per token on a laptop CPU (see
-benchmarks/bench_decode.py) but needs `llama-cpp-python` and a GGUF of the run; transformers needs
+never know which one answers. llama.cpp is several times faster per token on a CPU (the measured
+figure: the README's Benchmarks table, from benchmarks/bench_decode.py) but needs `llama-cpp-python` and a GGUF of the run; transformers needs
 nothing extra, so it stays the default.
 """
 

@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from twin.train.config import load_train_config
+    from twin.train.folder import check_dataset_folder
+
+    check_dataset_folder(args.dataset)  # before seconds of loading torch and the model
 
     cfg = load_train_config(
         args.config,

@@ -61,11 +61,9 @@ def read_split(path: Path) -> list[list[dict]]:
 
 def read_dataset(folder: str) -> tuple[list[list[dict]], list[list[dict]], dict]:
     """(train, dev, dataset config) of a folder written by `twin build` (or by hand)."""
-    d = Path(folder)
-    if not d.is_dir():
-        raise TwinError(f"{folder}: no such dataset folder (make one with `twin build`)")
-    if not (d / "train.jsonl").is_file():
-        raise TwinError(f"{folder}: has no train.jsonl (make one with `twin build`)")
+    from twin.train.folder import check_dataset_folder
+
+    d = check_dataset_folder(folder)
     config = {}
     if (d / "config.json").is_file():
         config = json.loads((d / "config.json").read_text(encoding="utf-8"))
