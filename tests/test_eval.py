@@ -156,3 +156,33 @@ def test_errors_are_friendly(twin, tiny_run, tiny_dataset, tmp_path):
     r = twin("eval", tiny_run, tiny_run, "--data", tiny_dataset)
     assert r.code == 1 and "listed twice" in r.err
     assert "Traceback" not in r.err
+
+
+def test_written_report_passes_the_build_redaction(monkeypatch, tiny_run, tiny_dataset, tmp_path):
+    """eval.json and eval.html show the model's replies redacted (issue 17 item 9); the scores
+    are computed on the replies as generated."""
+    from twin.eval import evaluate as ev
+
+    leaks = ["call me at 13912345678", "mail bob@example.org", "my id is wxid_leakedid99"]
+    real = ev.evaluate_system
+    scored = []
+
+    def planted(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result["replies"] = [leaks[i % 3] for i in range(len(result["replies"]))]
+        scored.append(list(result["replies"]))
+        return result
+
+    monkeypatch.setattr(ev, "evaluate_system", planted)
+    out = tmp_path / "eval"
+    report = ev.run_eval(
+        [str(tiny_run)], str(tiny_dataset), str(out), samples=3, max_new_tokens=4, probe=False
+    )
+    assert scored and scored[0][0] == leaks[0]
+    for name in ("eval.json", "eval.html"):
+        page = (out / name).read_text(encoding="utf-8")
+        for secret in ("13912345678", "bob@example.org", "wxid_leakedid99"):
+            assert secret not in page, (name, secret)
+        assert "&lt;PHONE&gt;" in page or "<PHONE>" in page
+    replies = [r for s in report["samples"] for r in s["replies"].values()]
+    assert "call me at <PHONE>" in replies

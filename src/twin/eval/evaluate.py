@@ -334,13 +334,13 @@ def run_eval(
     `use_cache`: reuse an untuned base's result from an identical earlier eval (twin.eval.cache).
     """
     from twin.atomic import atomic_write
-    from twin.eval.report import render_html
+    from twin.eval.report import redacted, render_html
     from twin.train.data import read_dataset
     from twin.train.folder import check_dataset_folder
 
     check_dataset_folder(dataset_dir)  # before the models' descriptions load
     systems = collect_systems(run_dirs, base_model)
-    _, dev, _ = read_dataset(dataset_dir)
+    _, dev, dataset_config = read_dataset(dataset_dir)
     if not dev:
         raise TwinError(
             f"{Path(dataset_dir) / 'dev.jsonl'}: missing or empty; eval needs held-out "
@@ -393,6 +393,7 @@ def run_eval(
             for i, s in enumerate(picked)
         ],
     }
+    report = redacted(report, dataset_config)  # what is written passes the build's redaction
     out = Path(out_dir)
     with atomic_write(out / "eval.json") as f:
         json.dump(report, f, ensure_ascii=False, indent=2)

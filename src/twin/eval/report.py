@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 
+from twin.dataset.redact import TYPES, Redactor
 from twin.eval.metrics import HABIT_LABELS, LENGTH_BINS
 
 CSS = """
@@ -192,6 +193,37 @@ def _privacy(report: dict) -> str:
         "<p class='small'>Replies are shown with personal data replaced by its kind (e.g. "
         "&lt;PHONE&gt;), so this page does not repeat a leak. 回复中的个人信息已替换为类型标记。</p>"
     )
+
+
+def redacted(report: dict, dataset_config: dict | None = None) -> dict:
+    """The report as it may be written: every string in it (the model's replies above all,
+    which can repeat what training saw, and the phrases of their fingerprints) through the
+    redaction `twin build` used for the dataset — its redact types and allow list when
+    config.json gives them, else all types.
+
+    Scores are computed before, on the replies as generated; only what is written changes.
+    """
+    config = dataset_config or {}
+    types = config.get("redact") if isinstance(config.get("redact"), list) else None
+    allow = config.get("allow") if isinstance(config.get("allow"), list) else []
+    redactor = Redactor([t for t in types if t in TYPES] if types else None, allow)
+    seen: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        if value not in seen:
+            seen[value] = redactor.redact(value)
+        return seen[value]
+
+    def walk(value):  # noqa: ANN001, ANN202
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {text(k) if isinstance(k, str) else k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(report)
 
 
 def render_html(report: dict) -> str:

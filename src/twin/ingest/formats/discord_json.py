@@ -17,6 +17,7 @@ from twin.errors import InputError
 from twin.ingest.formats._common import naive_time
 from twin.ingest.formats._json import json_type, load_json
 from twin.ingest.report import FileReport
+from twin.ingest.shown import value as shown
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -145,7 +146,7 @@ def _time(value: object, where: str, report: FileReport) -> tuple[str, float] | 
         except ValueError:
             pass
     report.bad_row(
-        where, f"timestamp={value!r}", "timestamp as ISO-8601, like 2023-05-01T09:00:00+02:00"
+        where, f"timestamp={shown(value)}", "timestamp as ISO-8601, like 2023-05-01T09:00:00+02:00"
     )
     return None
 

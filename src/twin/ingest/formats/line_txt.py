@@ -25,6 +25,7 @@ from datetime import date, datetime, time
 
 from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
+from twin.ingest.shown import shape
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -337,9 +338,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     pending = None
                 day = found[0]
                 if not found[1]:
-                    report.note(
-                        f"line {n}: the weekday on {line.strip()!r} does not match the date"
-                    )
+                    report.note(f"line {n}: the weekday on the date line does not match the date")
                 continue
             if pending is not None:
                 # unquoted text after a message: keep it with that message rather than lose it
@@ -348,7 +347,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             elif day is not None:
                 report.bad_row(
                     f"line {n}",
-                    f"{line[:40]!r} is neither a date line nor a message",
+                    f"a line shaped like {shape(line)} is neither a date line nor a message",
                     "'HH:MM<TAB>name<TAB>text' or a date line",
                 )
             # before the first date line: the export's header (title, "Saved on: …")

@@ -18,6 +18,7 @@ from twin.errors import InputError
 from twin.ingest.formats._common import unix_time
 from twin.ingest.formats._json import json_type, load_json
 from twin.ingest.report import FileReport
+from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -162,13 +163,15 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         ms = msg.get("timestamp_ms")
         if isinstance(ms, bool) or not isinstance(ms, (int, float)):
             report.bad_row(
-                where, f"timestamp_ms={ms!r}", "timestamp_ms as Unix time in milliseconds"
+                where, f"timestamp_ms={value(ms)}", "timestamp_ms as Unix time in milliseconds"
             )
             continue
         timed = unix_time(ms / 1000)
         if timed is None:
             report.bad_row(
-                where, f"timestamp_ms={ms!r}", "timestamp_ms as Unix milliseconds in years 1-9999"
+                where,
+                f"timestamp_ms={value(ms)}",
+                "timestamp_ms as Unix milliseconds in years 1-9999",
             )
             continue
         time, ts = timed

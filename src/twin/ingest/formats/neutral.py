@@ -15,6 +15,7 @@ from twin.ingest.formats._common import naive_time, unix_time
 from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.report import FileReport
+from twin.ingest.shown import value as shown
 from twin.ingest.sources import Source
 from twin.messages import KIND_SET, KINDS, Message
 
@@ -48,7 +49,7 @@ def _bool(value, where: str, column: str, report: FileReport) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    report.bad_row(where, f"{column}={value!r}", f"{column} true/false or 1/0")
+    report.bad_row(where, f"{column}={shown(value)}", f"{column} true/false or 1/0")
     return None
 
 
@@ -67,7 +68,9 @@ def _time(value, where: str, report: FileReport) -> tuple[str, float] | None:
         return timed
     except (ValueError, OverflowError, OSError):  # not a time, or a year out of range
         report.bad_row(
-            where, f"time={value!r}", "an ISO-8601 time like 2024-01-02T03:04:05, or Unix seconds"
+            where,
+            f"time={shown(value)}",
+            "an ISO-8601 time like 2024-01-02T03:04:05, or Unix seconds",
         )
         return None
 
@@ -135,7 +138,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 continue
         kind = str(row.get("kind") or "text").strip().lower()
         if kind not in KIND_SET:
-            report.bad_row(where, f"kind={kind!r}", "kind one of " + ", ".join(KINDS))
+            report.bad_row(where, f"kind={shown(kind)}", "kind one of " + ", ".join(KINDS))
             continue
         src = row.get("source")
         if not isinstance(src, dict) or me is None:

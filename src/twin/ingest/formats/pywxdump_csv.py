@@ -22,6 +22,8 @@ from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.formats._wechat import kind_of_type, message_id, split_quote, wall_time
 from twin.ingest.report import FileReport
+from twin.ingest.shown import header as header_shown
+from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -159,7 +161,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         if missing or body is None:
             report.bad_row(
                 "line 1 (header)",
-                f"header {','.join(header)!r} lacks {', '.join(missing or ['msg'])}",
+                f"header {header_shown(header)} lacks {', '.join(missing or ['msg'])}",
                 "the PyWxDump header id,MsgSvrID,type_name,is_sender,talker,room_name,msg,src,"
                 "CreateTime (or …,room_name,content,CreateTime)",
             )
@@ -185,7 +187,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     continue
             flag = row[col["is_sender"]].strip().lower()
             if flag not in _TRUE and flag not in _FALSE:
-                report.bad_row(where, f"is_sender={flag!r}", "is_sender 1 or 0")
+                report.bad_row(where, f"is_sender={value(flag)}", "is_sender 1 or 0")
                 continue
             me = flag in _TRUE
             when = row[col["CreateTime"]]
@@ -195,7 +197,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             if timed is None:
                 report.bad_row(
                     where,
-                    f"CreateTime={when!r}",
+                    f"CreateTime={value(when)}",
                     "a time like 2023-12-01 10:00:00 (or 2024/10/4 11:42 after Excel)",
                 )
                 continue

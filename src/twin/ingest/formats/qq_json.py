@@ -31,6 +31,7 @@ from twin.ingest.formats._common import local_and_unix, naive_time, unix_time
 from twin.ingest.formats._json import json_type, load_json
 from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.report import FileReport
+from twin.ingest.shown import value
 from twin.ingest.sources import Source, read_head
 from twin.messages import Message
 
@@ -330,7 +331,7 @@ def _message(
             report,
             file,
             where,
-            f"timestamp={obj.get('timestamp')!r}, time={obj.get('time')!r}",
+            f"timestamp={value(obj.get('timestamp'))}, time={value(obj.get('time'))}",
             "timestamp in Unix milliseconds, or an ISO time",
         )
         return None

@@ -25,6 +25,7 @@ from datetime import datetime
 
 from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
+from twin.ingest.shown import shape
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -202,7 +203,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 if when is None:
                     report.bad_row(
                         f"line {n}",
-                        f"impossible time in {line[:40]!r}",
+                        f"impossible time in a header shaped like {shape(line)}",
                         "a message header 'YYYY-MM-DD H:MM:SS name(QQ号)'",
                     )
                     skipping = True  # its body goes with it
@@ -225,7 +226,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             elif line.strip() and not skipping:
                 report.bad_row(
                     f"line {n}",
-                    f"text outside a message: {line[:40]!r}",
+                    f"text outside a message, shaped like {shape(line)}",
                     "a message header 'YYYY-MM-DD H:MM:SS name(QQ号)' before message text",
                 )
         if pending is not None:

@@ -17,6 +17,7 @@ from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, naive_time, unix_time
 from twin.ingest.formats._json import json_type, load_json
 from twin.ingest.report import FileReport
+from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -192,13 +193,15 @@ def _time(msg: dict, where: str, report: FileReport) -> tuple[str, float] | None
         try:
             seconds = int(unix)
         except (TypeError, ValueError):
-            report.bad_row(where, f"date_unixtime={unix!r}", "date_unixtime as Unix seconds")
+            report.bad_row(where, f"date_unixtime={value(unix)}", "date_unixtime as Unix seconds")
             return None
         timed = local_and_unix(date, seconds) if isinstance(date, str) else None
         timed = timed or unix_time(seconds)
         if timed is None:
             report.bad_row(
-                where, f"date_unixtime={unix!r}", "date_unixtime as Unix seconds in years 1-9999"
+                where,
+                f"date_unixtime={value(unix)}",
+                "date_unixtime as Unix seconds in years 1-9999",
             )
         return timed
     if isinstance(date, str):
@@ -206,7 +209,9 @@ def _time(msg: dict, where: str, report: FileReport) -> tuple[str, float] | None
             return naive_time(datetime.fromisoformat(date))
         except ValueError:
             pass
-    report.bad_row(where, f"date={date!r}", "date as a local ISO time like 2023-05-01T09:00:00")
+    report.bad_row(
+        where, f"date={value(date)}", "date as a local ISO time like 2023-05-01T09:00:00"
+    )
     return None
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._wechat import chat_of, kind_of_type, message_id, rendered, wall_time
 from twin.ingest.report import FileReport
+from twin.ingest.shown import header as header_shown
+from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -41,7 +43,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         if header[:_REQUIRED] != HEADER[:_REQUIRED]:
             report.bad_row(
                 "line 1 (header)",
-                f"header {','.join(header)!r}",
+                f"header {header_shown(header)}",
                 "the WeChatMsg 2025 header " + ",".join(HEADER),
             )
             return
@@ -57,7 +59,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             msg_id, type_name, sender, when, content = row[:_REQUIRED]
             timed = wall_time(when)
             if timed is None:
-                report.bad_row(where, f"时间={when!r}", "a time like 2024-12-01 12:00:00")
+                report.bad_row(where, f"时间={value(when)}", "a time like 2024-12-01 12:00:00")
                 continue
             type_name = type_name.strip()
             if kind_of_type(type_name) is None:

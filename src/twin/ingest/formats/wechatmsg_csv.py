@@ -18,6 +18,8 @@ from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, strip_markup, unix_time, xml_attr
 from twin.ingest.formats._csv import CsvRows
 from twin.ingest.report import FileReport
+from twin.ingest.shown import header as header_shown
+from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.ingest.table import KIND_CODE, TablePart
 from twin.messages import Message
@@ -122,7 +124,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             raise InputError(
                 source.display,
                 "line 1 (header)",
-                f"header {','.join(header)!r}",
+                f"header {header_shown(header)}",
                 "the WeChatMsg header " + ",".join(HEADER9),
             )
         named = len(header)
@@ -160,12 +162,12 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             except ValueError:
                 report.bad_row(
                     where,
-                    f"Type={row[2]!r}, SubType={row[3]!r}, CreateTime={row[5]!r}",
+                    f"Type={value(row[2])}, SubType={value(row[3])}, CreateTime={value(row[5])}",
                     "integer Type, SubType and CreateTime (Unix seconds)",
                 )
                 continue
             if is_sender not in ("0", "1"):
-                report.bad_row(where, f"IsSender={is_sender!r}", "IsSender 0 or 1")
+                report.bad_row(where, f"IsSender={value(is_sender)}", "IsSender 0 or 1")
                 continue
             me = is_sender == "1"
             talker = row[1]
@@ -200,7 +202,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             if timed is None:
                 report.bad_row(
                     where,
-                    f"CreateTime={row[5]!r}",
+                    f"CreateTime={value(row[5])}",
                     "CreateTime as Unix seconds in years 1-9999",
                 )
                 continue

@@ -27,6 +27,7 @@ from twin.ingest.formats._wechat import (
     wall_time,
 )
 from twin.ingest.report import FileReport
+from twin.ingest.shown import shape, value
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -120,7 +121,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         body = "\n".join(lines)
         timed = wall_time(when)
         if timed is None:
-            report.bad_row(f"line {start}", f"time {when!r}", "a real date and time")
+            report.bad_row(f"line {start}", f"time {value(when)}", "a real date and time")
             return None
         sender, me, reply_to, forwarded = "", None, None, False
         if name is None:  # 2025: a time line alone, the system text below it
@@ -170,7 +171,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             elif line.strip():
                 report.bad_row(
                     f"line {n}",
-                    f"text before the first message: {line[:40]!r}",
+                    f"text before the first message, shaped like {shape(line)}",
                     "a WeChatMsg TXT, whose blocks start 'YYYY-MM-DD HH:MM:SS name'",
                 )
             blank = not line.strip()

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 
 from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
+from twin.ingest.shown import shape
 from twin.ingest.sources import Source
 from twin.messages import Message
 
@@ -189,7 +190,7 @@ def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | No
         else:
             report.bad_row(
                 f"line {n}",
-                f"text before the first timestamped line: {line[:60]!r}",
+                f"text before the first timestamped line, shaped like {shape(line)}",
                 "a WhatsApp export starting with a line like '1/4/23, 7:02 PM - Name: text' "
                 "(Android) or '[04/01/2023, 19:05:02] Name: text' (iOS)",
             )
