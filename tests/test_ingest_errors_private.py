@@ -24,7 +24,6 @@ def _cases(tmp_path):
         cases.append((path, fmt, where))
 
     add("wa.txt", f"{SECRET}\n12/03/2023, 10:00 - Anna: hi\n", "whatsapp-txt", "line 1")
-    add("line1.txt", f"{SECRET}\n2023/12/01(Fri)\n10:00\tAnna\thi\n", "line-txt", "line 1")
     add(
         "line2.txt",
         f"[LINE] Chat history with Anna\nSaved on: 2023/12/02 10:00\n\n2023/12/01(Fri)\n{SECRET}\n",
