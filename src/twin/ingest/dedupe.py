@@ -32,14 +32,20 @@ DUPLICATE_MESSAGE = "duplicate message (same chat, time, sender and text, or sam
 
 
 def drop_duplicates(
-    chats: dict[str, list[Message]], parts: list[TablePart]
+    chats: dict[str, list[Message]], parts: list[TablePart], message_files: int = 2
 ) -> tuple[Counter, dict[str, list[str]]]:
     """Drop duplicates from both (in place); returns (messages dropped by reason, what each
-    file lost, as notes for its summary). Runs once ingest has sorted each chat by time."""
+    file lost, as notes for its summary). Runs once ingest has sorted each chat by time.
+
+    `message_files`: how many files gave `chats`; with one, only the id rule can apply.
+    """
     dropped: Counter = Counter()
     per_file: dict[str, Counter] = {}
     copies: dict[str, str] = {}
-    _drop_message_duplicates(chats, dropped, per_file, copies)
+    if message_files > 1:
+        _drop_message_duplicates(chats, dropped, per_file, copies)
+    else:
+        _drop_repeated_ids(chats, dropped, per_file)
     parts[:] = _drop_part_duplicates(parts, dropped, per_file, copies)
     notes: dict[str, list[str]] = {}
     for file, counts in per_file.items():
@@ -91,6 +97,16 @@ def _drop_message_duplicates(
             chats[key] = msgs
         else:
             del chats[key]
+
+
+def _drop_repeated_ids(
+    chats: dict[str, list[Message]], dropped: Counter, per_file: dict[str, Counter]
+) -> None:
+    """One file: only a repeated id can be a duplicate; most chats have none (one set each)."""
+    for key, msgs in chats.items():
+        ids = [m.id for m in msgs if m.id is not None]
+        if len(set(ids)) != len(ids):
+            chats[key] = _unique(msgs, False, dropped, per_file)
 
 
 def _unique(

@@ -158,7 +158,9 @@ def ingest(
     _resolve_me(result, me)
     _resolve_groups(result)
     _apply(result)
-    result.duplicates, notes = drop_duplicates(result.chats, result.parts)
+    result.duplicates, notes = drop_duplicates(
+        result.chats, result.parts, len(result.reports) - len(result.parts)
+    )
     for r in result.reports:
         for note in notes.get(r.file, ()):
             r.note(note)
