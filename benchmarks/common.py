@@ -108,12 +108,13 @@ def measure(cmd: list[str], **kwargs) -> dict:
     }
 
 
-def ensure_csv(n: int) -> Path:
-    """The generated WeChatMsg CSV of n messages (made once, then reused)."""
-    path = DATA / f"wechatmsg_{n}.csv"
+def ensure_csv(n: int, layout: str = "1.0") -> Path:
+    """The generated WeChatMsg CSV of n messages in a layout (made once, then reused)."""
+    path = DATA / (f"wechatmsg_{n}.csv" if layout == "1.0" else f"wechatmsg_{layout}_{n}.csv")
     if not path.exists():
         subprocess.run(
-            [sys.executable, str(HERE / "gen_wechatmsg.py"), "-n", str(n), "-o", str(path)],
+            [sys.executable, str(HERE / "gen_wechatmsg.py"), "-n", str(n), "-o", str(path)]
+            + ["--layout", layout],
             check=True,
         )
     return path

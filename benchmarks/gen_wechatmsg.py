@@ -1,7 +1,10 @@
-"""Generate a large, realistic WeChatMsg (>=1.0.2) messages.csv for benchmarks.
+"""Generate a large, realistic WeChatMsg messages.csv for benchmarks.
 
 Rows are chronological across chats (interleaved, as WeChatMsg writes the MSG table), with the
 kind mix of a real export, multi-line and quoted texts, and some personal data for redaction.
+Layouts (docs/formats.md): `1.0` (>=1.0.2: 12 names, 12 fields, BOM), `0.2.6` (9 names, 10
+fields: the unnamed MsgSvrID; no chat or sender names), and `0.2.6-edited`, the same file with
+the `_` column name the tutorial has people add by hand so that pandas can read it.
 
     python benchmarks/gen_wechatmsg.py -n 1000000 -o benchmarks/data/messages_1m.csv
 """
@@ -98,7 +101,10 @@ def _text(rng: random.Random) -> str:
     return text
 
 
-def generate(n: int, out: Path, seed: int = 0, chats: int = 200) -> None:
+LAYOUTS = ("1.0", "0.2.6", "0.2.6-edited")
+
+
+def generate(n: int, out: Path, seed: int = 0, chats: int = 200, layout: str = "1.0") -> None:
     rng = random.Random(seed)
     chat_info = []
     for i in range(chats):
@@ -110,9 +116,10 @@ def generate(n: int, out: Path, seed: int = 0, chats: int = 200) -> None:
     weights = [1 / (k + 1) for k in range(chats)]
     t = int(datetime(2021, 1, 1, tzinfo=TZ).timestamp())
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8-sig", newline="") as f:
+    new = layout == "1.0"
+    with open(out, "w", encoding="utf-8-sig" if new else "utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(HEADER)
+        w.writerow(HEADER if new else HEADER[:9] + (["_"] if layout == "0.2.6-edited" else []))
         for local_id in range(1, n + 1):
             talker, remark, nick, members = rng.choices(chat_info, weights)[0]
             t += rng.randint(1, 120)
@@ -135,9 +142,11 @@ def generate(n: int, out: Path, seed: int = 0, chats: int = 200) -> None:
             else:
                 type_, content = 43, '<msg><videomsg length="10" /></msg>'
             local = datetime.fromtimestamp(t, TZ).strftime("%Y-%m-%d %H:%M:%S")
-            w.writerow(
-                [local_id, talker, type_, sub, int(me), t, "", content, local, remark, nick, sender]
-            )
+            row = [local_id, talker, type_, sub, int(me), t, "", content, local]
+            if new:
+                w.writerow([*row, remark, nick, sender])
+            else:
+                w.writerow([*row, 5_400_000_000_000_000_000 + local_id])  # MsgSvrID
 
 
 def main() -> None:
@@ -145,9 +154,10 @@ def main() -> None:
     p.add_argument("-n", type=int, default=1_000_000)
     p.add_argument("-o", "--output", default="benchmarks/data/messages_1m.csv")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout", choices=LAYOUTS, default="1.0")
     args = p.parse_args()
-    generate(args.n, Path(args.output), args.seed)
-    print(f"wrote {args.n} messages to {args.output}")
+    generate(args.n, Path(args.output), args.seed, layout=args.layout)
+    print(f"wrote {args.n} messages ({args.layout} layout) to {args.output}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The column-wise WeChatMsg CSV read (`read_table`, what `twin build CSV` uses) against the row
-parser (`parse`, what `twin ingest` uses): a build from the CSV and a build from the
-messages.jsonl that ingest writes from the same CSV must be the same dataset.
+"""The column-wise WeChatMsg CSV read (`read_table`, what `twin build CSV` uses) against the
+reference row parser (tests/wechatmsg_reference.py): a build from the CSV and a build from the
+messages.jsonl that the reference parser gives for the same CSV must be the same dataset.
 
 Files are written with Python's csv writer, as WeChatMsg did (minimal quoting, CRLF row ends).
 """
@@ -19,9 +19,10 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wechatmsg_reference import use_reference
 
 from twin.ingest import ingest
-from twin.ingest.formats import wechatmsg_csv
+from twin.ingest.formats import _wechatmsg_columns, wechatmsg_csv
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.ingest.table import KIND_CODE
@@ -60,33 +61,33 @@ def write_csv(path: Path, rows: list[list], header=HEADER12, encoding="utf-8") -
     return path
 
 
-def read_fast(path: Path) -> object:
-    """read_table on a file, with the encoding ingest would have sniffed."""
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    else:
-        try:
-            raw.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "gb18030"
-    source = Source(display=str(path), path=path, explicit=True, encoding=encoding)
-    return wechatmsg_csv.read_table(source, FileReport(file=str(path)))
+def tokenizer(path: Path, skip_bad_rows: bool = False) -> str:
+    """Which of the column reader's two tokenizers read the file: "arrow" or "rows" (the csv
+    module, for irregular files)."""
+    used = []
+    read_rows = _wechatmsg_columns._read_rows
 
+    def spy(*args):
+        used.append("rows")
+        return read_rows(*args)
 
-def took_fast_path(path: Path, skip_bad_rows: bool = False) -> bool:
-    result = ingest([str(path)], columnar=True, skip_bad_rows=skip_bad_rows)
-    return bool(result.parts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_wechatmsg_columns, "_read_rows", spy)
+        result = ingest([str(path)], columnar=True, skip_bad_rows=skip_bad_rows)
+    assert result.parts and not result.chats  # read column-wise, whichever way it was tokenized
+    return used[0] if used else "arrow"
 
 
 def build_both(
     twin, csv_path: Path, work: Path, *flags: str, ingest_flags: tuple = ()
 ) -> tuple[dict, dict]:
     """(fast, rows): train/dev bytes and parts of stats.json of `twin build CSV` and of
-    `twin build messages.jsonl` after `twin ingest CSV`; or the error when a build fails."""
+    `twin build messages.jsonl` after the reference parser's `twin ingest CSV`; or the error
+    when a build fails."""
     jsonl = work / "messages.jsonl"
-    r = twin("ingest", csv_path, "-o", jsonl, *ingest_flags, "--quiet")
+    with pytest.MonkeyPatch.context() as mp:
+        use_reference(mp)
+        r = twin("ingest", csv_path, "-o", jsonl, *ingest_flags, "--quiet")
     assert r.code == 0, r.err
     out = {}
     for name, src in (("fast", csv_path), ("rows", jsonl)):
@@ -185,7 +186,7 @@ def test_edge_cases_fast_path_equals_row_path(twin, tmp_path, bom, groups):
     path = write_csv(
         tmp_path / "messages.csv", edge_rows(), encoding="utf-8-sig" if bom else "utf-8"
     )
-    assert took_fast_path(path)
+    assert tokenizer(path) == "arrow"
     flags = ("--groups",) if groups else ()
     fast = assert_same(twin, path, tmp_path, *flags)
     assert fast["samples"]["total"] > 0
@@ -213,7 +214,7 @@ def test_out_of_order_rows_and_equal_times(twin, tmp_path):
         sender = "我" if me else ("阿强", "小红", "")[i % 3]
         rows.append(row(i, i % 3 + 1, 1, 0, me, unix, f"msg {i}", *chat, sender))
     path = write_csv(tmp_path / "m.csv", rows)
-    assert took_fast_path(path)
+    assert tokenizer(path) == "arrow"
     assert_same(twin, path, tmp_path, "--groups")
 
 
@@ -226,7 +227,7 @@ def test_a_one_to_one_chat_named_by_wxid(twin, tmp_path):
         row(3, 5, 1, 0, True, T0 + 9, "yes I am", *nick, ""),
     ]
     path = write_csv(tmp_path / "m.csv", rows)
-    assert took_fast_path(path)
+    assert tokenizer(path) == "arrow"
     assert_same(twin, path, tmp_path)
 
 
@@ -247,14 +248,16 @@ def test_issender_written_as_01_is_not_read_differently(twin, tmp_path):
     ]
     rows[1][4] = "01"
     path = write_csv(tmp_path / "m.csv", rows)
-    assert read_fast(path) is None  # the row parser rejects it, so the fast path must not read it
+    assert (
+        tokenizer(path, skip_bad_rows=True) == "rows"
+    )  # Arrow must not take what the csv read refuses
     r = twin("build", path, "-o", tmp_path / "ds", "--no-report")
     assert r.code == 1 and "IsSender='01'" in r.err
 
 
 def test_a_file_larger_than_one_arrow_block(twin, tmp_path, monkeypatch):
     """Arrow reads in blocks: columns arrive in several chunks (here of 256 KB)."""
-    monkeypatch.setattr(wechatmsg_csv, "BLOCK_SIZE", 1 << 18)
+    monkeypatch.setattr(_wechatmsg_columns, "BLOCK_SIZE", 1 << 18)
     rows = []
     for i in range(9000):
         chat = (MING, GROUP, ("", ""))[i % 3]
@@ -265,8 +268,10 @@ def test_a_file_larger_than_one_arrow_block(twin, tmp_path, monkeypatch):
         rows.append(row(i, i % 3 + 1, type_, 0, me, T0 + i * 40, text, *chat, sender))
     path = write_csv(tmp_path / "big.csv", rows)
     assert path.stat().st_size > 1_000_000
-    part = read_fast(path)
-    assert part is not None and part.text.num_chunks > 1
+    assert tokenizer(path) == "arrow"
+    source = Source(display=str(path), path=path, explicit=True, encoding="utf-8")
+    part = wechatmsg_csv.read_table(source, FileReport(file=str(path)))
+    assert part.text.num_chunks > 1
     fast = assert_same(twin, path, tmp_path, "--groups")
     assert fast["samples"]["total"] > 100 and fast["redactions"]["PHONE"] > 10
 
@@ -367,14 +372,14 @@ def test_generated_files_fast_path_equals_row_path(twin, rows, bom, groups, medi
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         path = write_csv(work / "messages.csv", written, encoding="utf-8-sig" if bom else "utf-8")
-        assert took_fast_path(path)
+        assert tokenizer(path) == "arrow"
         toml = work / "twin.toml"
         toml.write_text(f'[build]\nmedia = "{media}"\n', encoding="utf-8")
         flags = ("--config", str(toml), *(("--groups",) if groups else ()))
         assert_same(twin, path, work, *flags)
 
 
-# --- files the fast path leaves to the row parser -------------------------------------------
+# --- other versions, and files Arrow leaves to the csv module -------------------------------
 
 
 def _simple_rows() -> list[list]:
@@ -409,20 +414,24 @@ def _bad_type(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("make", "flags"),
-    [(_v026, ()), (_blank_line, ()), (_gb18030, ()), (_bad_type, ("--skip-bad-rows",))],
+    ("make", "flags", "expected"),
+    [
+        (_v026, (), "arrow"),
+        (_blank_line, (), "rows"),
+        (_gb18030, (), "rows"),
+        (_bad_type, ("--skip-bad-rows",), "rows"),
+    ],
     ids=["v0.2.6", "blank-line", "gb18030", "non-integer-type"],
 )
-def test_irregular_files_fall_back_and_still_build(twin, tmp_path, make, flags):
+def test_other_versions_and_irregular_files_build_the_same(twin, tmp_path, make, flags, expected):
     regular = tmp_path / "regular"
     regular.mkdir()
     reference_csv = write_csv(regular / "messages.csv", _simple_rows())
-    assert read_fast(reference_csv) is not None
+    assert tokenizer(reference_csv) == "arrow"
     irregular = tmp_path / "irregular"
     irregular.mkdir()
     path = make(irregular)
-    assert read_fast(path) is None
-    assert not took_fast_path(path, skip_bad_rows=bool(flags))
+    assert tokenizer(path, skip_bad_rows=bool(flags)) == expected
     fast = assert_same(twin, path, irregular, ingest_flags=flags)
     # … and the dataset is the one the regular file gives
     reference = assert_same(twin, reference_csv, regular)

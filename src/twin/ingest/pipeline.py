@@ -212,8 +212,6 @@ def _read_source(
         part = module.read_table(source, report)
     if part is not None:
         result.parts.append(part)
-        if on_bytes is not None:
-            on_bytes(source.size())
     else:
         _read_file(module, source, report, result.chats)
     result.reports.append(report)
