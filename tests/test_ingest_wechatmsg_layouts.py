@@ -23,7 +23,7 @@ from test_build_equivalence import CHATS, T0, _text, _type, assert_same, content
 from wechatmsg_reference import use_reference
 
 from twin.ingest import ingest, summary, write_jsonl
-from twin.ingest.formats import _wechatmsg_columns
+from twin.ingest.formats import _wechatmsg_columns, wechatmsg_csv
 
 HEADER9 = _wechatmsg_columns.HEADER9
 HEADER12 = _wechatmsg_columns.HEADER12
@@ -227,7 +227,8 @@ def edge_messages() -> list[dict]:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("groups", [False, True], ids=["no-groups", "groups"])
-def test_each_layout_builds_the_reference_dataset(twin, tmp_path, layout, groups):
+def test_each_layout_builds_the_reference_dataset(twin, tmp_path, monkeypatch, layout, groups):
+    monkeypatch.setattr(wechatmsg_csv, "_SLICE", 4)  # messages made a few rows at a time
     header, written = render(layout, generated(edge_messages(), layout))
     encoding = "utf-8-sig" if layout in (">=1.0.2", "per-contact") else "utf-8"
     name = "小明_utf8.csv" if layout == "per-contact" else "messages.csv"

@@ -51,6 +51,7 @@ WITH_MSGSVRID = frozenset(["0.2.6", "0.2.6 (hand-edited header)", SHIFTED])
 # CreateTime must be a time Python can show (years 1 to 9999, a day's margin for the zone).
 CREATED_RANGE = (-62_135_596_800 + 86_400, 253_402_300_799 - 86_400)
 _INT64 = (-(2**63), 2**63 - 1)
+_IDS = ("localId", "Status", "MsgSvrID")
 
 # Arrow's CSV blocks: 4 MB, fewer and larger tasks for the threads (10% faster than 1 MB).
 BLOCK_SIZE = 1 << 22
@@ -85,7 +86,8 @@ class Columns:
     remark: pa.ChunkedArray
     nick: pa.ChunkedArray
     sender: pa.ChunkedArray
-    msg_id: pa.ChunkedArray  # MsgSvrID where the version has it (and it is filled), else localId
+    # MsgSvrID where the version has it (and it is filled), else localId ("" when not asked for)
+    msg_id: pa.ChunkedArray
     line: np.ndarray | None  # the line each row starts on (when asked for)
 
     def __len__(self) -> int:
@@ -181,6 +183,9 @@ def _read_arrow(
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types={k: _TYPES.get(k, pa.string()) for k in names},
+                    # ids and line numbers are for messages.jsonl; a build needs neither (the
+                    # fields are still counted in every row)
+                    include_columns=names if lines else [k for k in names if k not in _IDS],
                     null_values=[""],
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
@@ -196,11 +201,13 @@ def _read_arrow(
     if not set(flags) <= {"0", "1"} or not _in_range(created):
         return None
     n = table.num_rows
-    empty = pa.chunked_array([pa.array([""] * n, pa.string())]) if n else _no_strings()
-    msg_id = col("localId")
-    if version in WITH_MSGSVRID:
-        svrid = col("MsgSvrID")
-        msg_id = pc.if_else(pc.equal(svrid, ""), msg_id, svrid)
+    empty = _blank(n)
+    msg_id = empty
+    if lines:
+        msg_id = col("localId")
+        if version in WITH_MSGSVRID:
+            svrid = col("MsgSvrID")
+            msg_id = pc.if_else(pc.equal(svrid, ""), msg_id, svrid)
     cols = Columns(
         version=version,
         talker=col("TalkerId"),
@@ -347,8 +354,10 @@ def _chunked(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     return column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
 
 
-def _no_strings() -> pa.ChunkedArray:
-    return pa.chunked_array([], pa.string())
+def _blank(n: int) -> pa.ChunkedArray:
+    """n empty strings, as a dictionary column (one word, n zero codes)."""
+    codes = pa.array(np.zeros(n, dtype=np.int32))
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(codes, pa.array([""], pa.string()))])
 
 
 def _in_range(created: np.ndarray) -> bool:

@@ -39,6 +39,7 @@ __all__ = ["HEADER9", "HEADER12", "NAME", "LABEL", "ME", "sniff", "parse", "read
 _REPLACEMSG = re.compile(r"<replacemsg>(.*?)</replacemsg>", re.S)
 # Types whose rows need their text looked at; the others are text (1) or have none.
 _NO_TEXT = {3: "image", 43: "video", 47: "sticker", 50: "call"}
+_SLICE = 1 << 16  # rows turned into Message objects at a time
 
 SIMPLE_KINDS = {
     1: "text",
@@ -338,30 +339,33 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     report.version = _version(cols, senders, report.encoding)
     is_id = [_is_wxid(x) for x in senders.names]
     display = source.display
-    rows = zip(
-        chats.code.tolist(),
-        senders.code.tolist(),
-        cols.me.tolist(),
-        when.iso,
-        when.ts.tolist(),
-        kind.tolist(),
-        text.to_pylist(),
-        cols.msg_id.to_pylist(),
-        cols.line.tolist(),
-        strict=True,
-    )
-    for chat, s, me, iso, ts, k, txt, msg_id, line in rows:
-        yield Message(
-            chat=chats.keys[chat],
-            chat_name=chats.names[chat],
-            sender=senders.names[s],
-            sender_id=senders.names[s] if is_id[s] and not me else None,
-            me=me,
-            group=None,
-            time=iso,
-            ts=ts,
-            kind=KINDS[k],
-            text=txt,
-            id=msg_id,
-            source={"file": display, "line": line},
+    # In slices: a million rows as Python lists at once would double ingest's peak memory.
+    for at in range(0, len(cols), _SLICE):
+        part = slice(at, at + _SLICE)
+        rows = zip(
+            chats.code[part].tolist(),
+            senders.code[part].tolist(),
+            cols.me[part].tolist(),
+            when.iso[part],
+            when.ts[part].tolist(),
+            kind[part].tolist(),
+            text.slice(at, _SLICE).to_pylist(),
+            cols.msg_id.slice(at, _SLICE).to_pylist(),
+            cols.line[part].tolist(),
+            strict=True,
         )
+        for chat, s, me, iso, ts, k, txt, msg_id, line in rows:
+            yield Message(
+                chat=chats.keys[chat],
+                chat_name=chats.names[chat],
+                sender=senders.names[s],
+                sender_id=senders.names[s] if is_id[s] and not me else None,
+                me=me,
+                group=None,
+                time=iso,
+                ts=ts,
+                kind=KINDS[k],
+                text=txt,
+                id=msg_id,
+                source={"file": display, "line": line},
+            )
