@@ -236,7 +236,7 @@ def test_each_layout_builds_the_reference_dataset(twin, tmp_path, monkeypatch, l
     assert assert_same_messages(path) == ("rows" if layout == "0.2.7–0.2.9" else "arrow")
     fast = assert_same(twin, path, tmp_path, *(["--groups"] if groups else []))
     assert fast["samples"]["total"] > 0
-    assert fast["redactions"] == {"PHONE": 1}
+    assert fast["redactions"]["PHONE"] == 1
 
 
 def test_versions_are_named_as_before(tmp_path):
