@@ -243,3 +243,68 @@ def test_closing_a_reply_stops_generation(tiny_run):
         assert len(calls) == stopped_at  # nothing runs on in the background
     finally:
         handle.remove()
+
+
+def _pairwise_prompt_ids(gen, history, max_new_tokens):
+    """The trimming prompt_ids replaced (one render per dropped pair): the reference result."""
+    fmt = gen.info.chat_format
+    msgs = list(history)
+    budget = max(16, gen.context - max_new_tokens)
+    while True:
+        text = fmt.render(gen.tokenizer, gen.conversation(msgs), add_generation_prompt=True)
+        ids = gen.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= budget or len(msgs) <= 1:
+            return ids[-budget:]
+        msgs = msgs[2:] if len(msgs) > 2 else msgs[-1:]
+
+
+def _history(rng, n: int) -> list[dict]:
+    words = ["hello", "there", "lol", "好的", "晚上", "吃", "see", "you", "tonight", "哈哈哈"]
+    return [
+        {
+            "role": "assistant" if (n - i) % 2 == 0 else "user",
+            "content": " ".join(rng.choices(words, k=rng.randint(1, 40))),
+        }
+        for i in range(n)
+    ]
+
+
+def test_prompt_trimming_keeps_the_same_turns_as_dropping_pairs(tiny_run):
+    import random
+
+    from twin.generate import Generator
+    from twin.runs import read_run
+
+    gen = Generator(read_run(tiny_run))
+    rng = random.Random(3)
+    for n in (1, 2, 3, 4, 9, 40, 41, 120):
+        history = _history(rng, n)
+        assert history[-1]["role"] == "user"
+        for max_new in (8, 128, 400, gen.context - 20):
+            assert gen.prompt_ids(history, max_new) == _pairwise_prompt_ids(gen, history, max_new)
+
+
+def test_prompt_trimming_renders_a_long_history_a_few_times_not_once_per_pair(
+    tiny_run, monkeypatch
+):
+    """4,000 short messages held the server for minutes when each dropped pair re-rendered all."""
+    import random
+
+    from twin.chat_format import ChatFormat
+    from twin.generate import Generator
+    from twin.runs import read_run
+
+    gen = Generator(read_run(tiny_run))
+    history = _history(random.Random(5), 2001)
+    renders = []
+    real = ChatFormat.render
+
+    def counted(self, tokenizer, messages, add_generation_prompt):
+        renders.append(len(messages))
+        return real(self, tokenizer, messages, add_generation_prompt)
+
+    monkeypatch.setattr(ChatFormat, "render", counted)
+    ids = gen.prompt_ids(history, 64)
+    assert len(ids) <= gen.context - 64
+    assert len(renders) <= 5, len(renders)
+    assert sum(renders) <= 2001 + 4 * 200  # the whole history once, then only short tails

@@ -162,6 +162,11 @@ MALFORMED = [
     ("json mode", {"messages": HELLO, "response_format": {"type": "json_object"}}, 400),
     ("too long", {"messages": [{"role": "user", "content": LONG}]}, 400),
     ("huge body", b'{"messages": "' + b"x" * (1 << 20) + b'"}', 413),
+    ("nested deep", b"[" * 100_000 + b"]" * 100_000, 400),
+    ("nested deep object", b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+    ("seed 2**70", {"messages": HELLO, "seed": 2**70}, 400),
+    ("too many messages", {"messages": [*[{"role": "user", "content": "hi"}] * 300]}, 400),
+    ("too many characters", {"messages": [*[{"role": "user", "content": "y" * 1999}] * 25]}, 400),
 ]
 
 
@@ -235,33 +240,43 @@ def test_load_16_clients_x_5_requests(api):
 class FakeGen:
     """A stand-in engine with scripted pieces, to test what the model cannot be made to do."""
 
-    def __init__(self, info, pieces, fail_after=None, tokenizer=None):
+    def __init__(self, info, pieces, fail_after=None, tokenizer=None, delay=0.0):
         self.info, self.pieces, self.fail_after = info, pieces, fail_after
         self.tokenizer = tokenizer
         self.context = 512
+        self.delay = delay
+        self.prompts: list = []  # (prompt_ids calls so far, the prompt stream() was given)
+        self.calls = 0
+        self.closed = __import__("threading").Event()
 
     def defaults(self) -> Settings:
         return Settings(max_new_tokens=32)
 
     def prompt_ids(self, history, max_new_tokens):
+        self.calls += 1
         return [1, 2, 3]
 
-    def stream(self, history, settings=None):
-        for i, piece in enumerate(self.pieces):
-            if self.fail_after is not None and i >= self.fail_after:
-                raise RuntimeError("generation failed: out of memory")
-            yield piece
+    def stream(self, history, settings=None, prompt=None):
+        self.prompts.append((self.calls, prompt))
+        try:
+            for i, piece in enumerate(self.pieces):
+                if self.fail_after is not None and i >= self.fail_after:
+                    raise RuntimeError("generation failed: out of memory")
+                time.sleep(self.delay)
+                yield piece
+        finally:
+            self.closed.set()
 
 
 @pytest.fixture
 def fake_api(generator):
     servers = []
 
-    def make(pieces, fail_after=None):
-        gen = FakeGen(generator.info, pieces, fail_after, generator.tokenizer)
+    def make(pieces, fail_after=None, delay=0.0, with_gen=False):
+        gen = FakeGen(generator.info, pieces, fail_after, generator.tokenizer, delay)
         server, close = start(gen, api_key=None)
         servers.append((server, close))
-        return server.url
+        return (server.url, gen) if with_gen else server.url
 
     yield make
     for server, close in servers:
@@ -289,6 +304,81 @@ def test_generation_failure_is_a_json_error(fake_api):
         events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     assert json.loads(events[-2])["error"]["code"] == "generation_failed"
+
+
+def test_the_prompt_is_rendered_once_per_request(fake_api):
+    url, gen = fake_api(["hi"], with_gen=True)
+    r = httpx.post(f"{url}/v1/chat/completions", json={"messages": HELLO})
+    assert r.status_code == 200
+    assert gen.prompts == [(1, [1, 2, 3])]  # prompt_ids once, its ids handed to stream()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streaming"])
+def test_a_client_that_leaves_cancels_its_generation(fake_api, stream):
+    url, gen = fake_api(["x"] * 4000, delay=0.02, with_gen=True)  # 80 s if nobody stops it
+    body = {"messages": HELLO, "stream": stream, "max_tokens": 8}
+    with httpx.Client(timeout=httpx.Timeout(5, read=1.0)) as c:
+        if stream:  # reads the first event, then hangs up
+            with c.stream("POST", f"{url}/v1/chat/completions", json=body) as r:
+                assert next(r.iter_lines()).startswith("data: ")
+        else:  # gives up waiting for the whole reply
+            with pytest.raises(httpx.ReadTimeout):
+                c.post(f"{url}/v1/chat/completions", json=body)
+    assert gen.closed.wait(10), "generation ran on after the client left"
+    gen.closed.clear()
+    body["stream"] = True
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=5) as r:
+        assert next(r.iter_lines()).startswith("data: ")  # the worker is free: no 155 s wait
+    assert gen.closed.wait(10)
+
+
+def _raw_request(url: str, head: str, body_chunks=(), wait: float = 10.0) -> bytes:
+    """Send a request by hand (the body from a thread, as it may never be read); the reply."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    sock = socket.create_connection((u.hostname, u.port), timeout=wait)
+
+    def send_body() -> None:
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server stopped reading: expected
+
+    sock.sendall(head.replace("HOST", f"{u.hostname}:{u.port}").encode())
+    threading.Thread(target=send_body, daemon=True).start()
+    try:
+        return sock.recv(65536)
+    except TimeoutError:
+        return b""
+    finally:
+        sock.close()
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api):
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: HOST\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 314572800\r\n\r\n"
+    )
+    reply = _raw_request(api, head)  # declares 300 MB, sends none of it
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b"body_too_large" in reply
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit(api):
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: HOST\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"x" * 65536
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    reply = _raw_request(api, head, [chunk] * 40)  # 2.5 MB, and the body never ends
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
 
 
 def test_no_key_needed_on_loopback(fake_api):

@@ -52,7 +52,7 @@ class SlowGen:
     def prompt_ids(self, history, max_new_tokens):
         return self.gen.prompt_ids(history, max_new_tokens)
 
-    def stream(self, history, settings=None):
+    def stream(self, history, settings=None, prompt=None):
         if self.fail:
             raise RuntimeError("generation failed: CUDA error (secret detail)")
         for piece in self.gen.stream(history, settings or self.defaults()):

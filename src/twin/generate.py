@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from twin.errors import TwinError
@@ -56,28 +56,63 @@ class Generator:
         return msgs
 
     def prompt_ids(self, history: list[dict], max_new_tokens: int) -> list[int]:
-        """Token ids of the prompt; oldest turns are dropped until it fits the context."""
+        """Token ids of the prompt; the oldest turns (in pairs) are dropped until it fits.
+
+        One render when the whole history fits. Otherwise the turns to drop are estimated from
+        each message's own token count (one batched tokenizer call), and only the kept tail is
+        rendered again, so the work stays linear in the history's length: re-rendering the
+        whole history once per dropped pair let a request of a few thousand short messages hold
+        the model for minutes.
+        """
         if not history or history[-1]["role"] != "user":
             raise TwinError("the conversation must end with a user message")
-        fmt = self.info.chat_format
-        msgs = list(history)
         budget = max(16, self.context - max_new_tokens)
-        while True:
-            text = fmt.render(self.tokenizer, self.conversation(msgs), add_generation_prompt=True)
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            if len(ids) <= budget or len(msgs) <= 1:
-                return ids[-budget:]
-            msgs = msgs[2:] if len(msgs) > 2 else msgs[-1:]
+        ids = self._render_ids(history)
+        if len(ids) <= budget or len(history) <= 1:
+            return ids[-budget:]
+        starts = _drop_points(len(history))
+        k = _estimate_start(self._content_tokens(history), len(ids), budget, starts)
+        tails: dict[int, list[int]] = {}
+
+        def fits(k: int) -> bool:
+            tails[k] = self._render_ids(history[starts[k] :])
+            return len(tails[k]) <= budget
+
+        if fits(k):  # the estimate may have dropped more than needed: keep what still fits
+            while k > 0 and fits(k - 1):
+                k -= 1
+        else:
+            while k < len(starts) - 1:
+                k += 1
+                if fits(k):
+                    break
+        return tails[k][-budget:]
+
+    def _render_ids(self, history: list[dict]) -> list[int]:
+        fmt = self.info.chat_format
+        text = fmt.render(self.tokenizer, self.conversation(history), add_generation_prompt=True)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _content_tokens(self, history: list[dict]) -> list[int]:
+        texts = [str(m.get("content") or "") for m in history]
+        return [len(x) for x in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def stream(
-        self, history: list[dict], settings: Settings | None = None, timeout: float = 120.0
+        self,
+        history: list[dict],
+        settings: Settings | None = None,
+        timeout: float = 120.0,
+        prompt: list[int] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply in pieces as they are generated."""
+        """Yield the reply in pieces as they are generated.
+
+        `prompt`: the ids `prompt_ids(history, …)` gave, when the caller already has them.
+        """
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         s = settings or self.defaults()
-        ids = self.prompt_ids(history, s.max_new_tokens)
+        ids = prompt if prompt is not None else self.prompt_ids(history, s.max_new_tokens)
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=timeout
         )
@@ -119,22 +154,7 @@ class Generator:
             thread = threading.Thread(target=work, daemon=True)
             thread.start()
             try:
-                pending = ""
-                for piece in streamer:
-                    pending += piece
-                    cut = _stop_at(pending, stops)
-                    if cut is not None:
-                        if pending[:cut]:
-                            yield pending[:cut]
-                        pending = ""
-                        break
-                    # hold back text that may be the start of a stop string
-                    keep = _partial_stop(pending, stops)
-                    if len(pending) > keep:
-                        yield pending[: len(pending) - keep]
-                        pending = pending[len(pending) - keep :]
-                if pending and _stop_at(pending, stops) is None:
-                    yield pending
+                yield from cut_at_stops(streamer, stops)
             except queue.Empty:
                 raise RuntimeError(f"generation timed out (no token for {timeout:g} s)") from None
             finally:
@@ -172,6 +192,59 @@ class _Cancelled:
         return torch.full(
             (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
         )
+
+
+def _drop_points(n: int) -> list[int]:
+    """Where a trimmed history of `n` messages may start, in order: pairs dropped from the
+    front while more than two remain, then only the newest message."""
+    points = [0]
+    while n - points[-1] > 1:
+        points.append(points[-1] + 2 if n - points[-1] > 2 else n - 1)
+    return points
+
+
+def _estimate_start(costs: list[int], total: int, budget: int, starts: list[int]) -> int:
+    """Index into `starts` of the first tail estimated to fit `budget` tokens.
+
+    A message costs its content's tokens plus an equal share of the template's own tokens.
+    """
+    overhead = max(0, total - sum(costs)) / (len(costs) + 1)
+    dropped = 0.0
+    j = 0
+    for k, start in enumerate(starts):
+        while j < start:
+            dropped += costs[j] + overhead
+            j += 1
+        if total - dropped <= budget:
+            return k
+    return len(starts) - 1
+
+
+def cut_at_stops(
+    pieces: Iterable[str], stops: list[str], hit: list[str] | None = None
+) -> Iterator[str]:
+    """The text of `pieces` up to the first stop string, piece by piece.
+
+    Text that may be the start of a stop string is held back until the next piece says whether
+    it is; the stop string found is appended to `hit`. Used by the engines (the chat format's
+    stops) and the API (a client's own `stop`).
+    """
+    pending = ""
+    for piece in pieces:
+        pending += piece
+        cut = _stop_at(pending, stops)
+        if cut is not None:
+            if pending[:cut]:
+                yield pending[:cut]
+            if hit is not None:
+                hit.append(pending[cut:])
+            return
+        keep = _partial_stop(pending, stops)
+        if len(pending) > keep:
+            yield pending[: len(pending) - keep]
+            pending = pending[len(pending) - keep :]
+    if pending:
+        yield pending
 
 
 def _stop_at(text: str, stops: list[str]) -> int | None:

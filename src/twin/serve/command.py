@@ -2,10 +2,16 @@
 
   twin serve RUN                      chat page on http://127.0.0.1:7860
   twin serve RUN --api                the page plus /v1/chat/completions on the same port
-  twin serve RUN --api-only --host 0.0.0.0 --api-key KEY
+  TWIN_API_KEY=KEY twin serve RUN --api-only --host 0.0.0.0
                                       only the API, reachable from other machines (key required)
   twin serve RUN --engine llamacpp    replies through llama.cpp (faster on a CPU: README, Benchmarks)
-  twin serve RUN --share              also a public *.gradio.live link (for friends elsewhere)
+  twin serve RUN --share --api-key-file key.txt
+                                      also a public *.gradio.live link (for friends elsewhere)
+
+Once a key is set — and it must be when the server is reachable from other machines (--host
+beyond loopback, --share) — every route needs it: the page asks for it once (a cookie keeps it),
+the API takes it as 'Authorization: Bearer KEY'. Keep the key out of `ps`: TWIN_API_KEY or
+--api-key-file rather than --api-key.
 
 Title, description, examples, theme and language come from the flags, else from a "serve" table
 in the run's twin_run.json (--save writes the flags there), else from the run's name.
@@ -17,7 +23,9 @@ import argparse
 import logging
 import os
 import re
+import secrets
 import sys
+from pathlib import Path
 
 from twin.errors import TwinError
 
@@ -49,9 +57,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     api.add_argument("--api-only", action="store_true", help="serve the API without the page")
     api.add_argument(
         "--api-key",
-        default=os.environ.get("TWIN_API_KEY"),
-        help="key clients must send as 'Authorization: Bearer KEY' (default: $TWIN_API_KEY); "
-        "required when --host is not a loopback address",
+        help="the key every route needs, page and API (default: $TWIN_API_KEY); required when "
+        "--host is not a loopback address or with --share. Visible in `ps`: prefer the "
+        "environment variable or --api-key-file",
+    )
+    api.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="read the key from the first line of FILE (not visible in `ps`)",
     )
     api.add_argument(
         "--model-name", help="the model id the API reports (default: from the run's name)"
@@ -141,37 +154,23 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         page=not args.api_only,
         api=args.api or args.api_only,
-        api_key=args.api_key or None,
+        api_key=read_key(args.api_key, args.api_key_file),
         model_id=model_id(info, args.model_name),
+        share=args.share,
     )
     check_options(opts)
-    if args.share:
-        if opts.api:
-            raise TwinError(
-                "--share publishes the page only: a public link to the API would be open to "
-                "anyone; serve the API with --host 0.0.0.0 --api-key KEY instead"
-            )
-        return _run_shared(info, cfg, opts, args)
     from twin.serve.engine import load_engine
-    from twin.serve.server import Server, bind, build_app, is_loopback
+    from twin.serve.server import Server, bind, build_app
 
-    sock = bind(opts.host, opts.port)  # a busy port fails now, not after loading the model
+    # A busy port fails now, not after loading the model. A share link's tunnel reaches the
+    # server on loopback.
+    sock = bind("127.0.0.1" if opts.share else opts.host, opts.port)
     print(f"loading {info.label} ({args.engine})…", file=sys.stderr)
     gen = load_engine(info, args.engine, args.gguf, args.lora, args.threads)
     app, close = build_app(gen, cfg, opts)
     server = Server(app, sock)
-    if not is_loopback(opts.host):
-        print(
-            f"listening on {opts.host}:{server.port}: reachable from other machines",
-            file=sys.stderr,
-        )
-    if opts.page:
-        print(f"chat page: {server.url}/", file=sys.stderr)
-    if opts.api:
-        keyed = "key required" if opts.api_key else "no key"
-        print(f"OpenAI API: {server.url}/v1 (model {opts.model_id!r}, {keyed})", file=sys.stderr)
-    print("press Ctrl+C to stop", file=sys.stderr)
     try:
+        _announce(server, opts)
         server.run()
     finally:
         close()
@@ -179,29 +178,50 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_shared(info, cfg, opts, args) -> int:
-    """The page through Gradio's own launcher, which is what opens a share link."""
-    from twin.serve.engine import load_engine
-    from twin.serve.page import build_page
+def read_key(given: str | None, key_file: str | None) -> str | None:
+    """The key from --api-key, else --api-key-file, else $TWIN_API_KEY; None when none is set."""
+    if given and key_file:
+        raise TwinError("give the key once: --api-key or --api-key-file, not both")
+    if key_file:
+        path = Path(key_file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise TwinError(f"--api-key-file {path}: cannot read it ({e})") from e
+        key = lines[0].strip() if lines else ""
+        if not key:
+            raise TwinError(f"--api-key-file {path}: the first line is empty; write the key there")
+        return key
+    if given:
+        return given
+    return os.environ.get("TWIN_API_KEY") or None
 
-    print(f"loading {info.label} ({args.engine})…", file=sys.stderr)
-    gen = load_engine(info, args.engine, args.gguf, args.lora, args.threads)
-    print(
-        "warning: anyone with the share link can chat with this twin while it runs",
-        file=sys.stderr,
-    )
-    try:
-        build_page(gen, cfg).launch(
-            server_name=opts.host,
-            server_port=opts.port or None,
-            share=True,
-            theme=cfg.theme,
-            show_error=False,
-            ssr_mode=False,
+
+def _announce(server, opts) -> None:
+    from twin.serve.server import is_loopback
+
+    if not is_loopback(opts.host):
+        print(
+            f"listening on {opts.host}:{server.port}: reachable from other machines",
+            file=sys.stderr,
         )
-    finally:
-        getattr(gen, "close", lambda: None)()
-    return 0
+    if opts.share:
+        from gradio import networking
+
+        url = networking.setup_tunnel(
+            local_host="127.0.0.1",
+            local_port=server.port,
+            share_token=secrets.token_urlsafe(32),
+            share_server_address=None,
+            share_server_tls_certificate=None,
+        )
+        print(f"public share link: {url}/ (the key is needed there too)", file=sys.stderr)
+    keyed = "key required" if opts.api_key else "no key"
+    if opts.page:
+        print(f"chat page: {server.url}/ ({keyed})", file=sys.stderr)
+    if opts.api:
+        print(f"OpenAI API: {server.url}/v1 (model {opts.model_id!r}, {keyed})", file=sys.stderr)
+    print("press Ctrl+C to stop", file=sys.stderr)
 
 
 def _setup_logging() -> None:

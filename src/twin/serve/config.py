@@ -20,6 +20,9 @@ from twin.serve.texts import DEFAULT_EXAMPLES, LANGS, text
 # which breaks offline use and Spaces without network, so only these are accepted.
 THEMES = ("default", "soft", "base", "glass", "monochrome", "origin", "citrus", "ocean")
 
+# A conversation longer than this is refused (page and API alike): the model only ever reads
+# the newest turns that fit its context, and trimming thousands of turns is work for nothing.
+MAX_MESSAGES = 256
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -40,6 +43,11 @@ class PageConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def max_total_chars(self) -> int:
+        """The most characters a whole conversation may hold."""
+        return 20 * self.max_input_chars
 
 
 def run_file(info: RunInfo) -> Path | None:

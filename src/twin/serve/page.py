@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 
 from twin.generate import Generator
-from twin.serve.config import PageConfig
+from twin.serve.config import MAX_MESSAGES, PageConfig
 from twin.serve.texts import text
 
 log = logging.getLogger("twin.serve")
@@ -46,6 +46,17 @@ def chat_function(gen: Generator, cfg: PageConfig):
             if m.get("role") in ("user", "assistant")
         ]
         turns.append({"role": "user", "content": msg})
+        chars = sum(len(t["content"]) for t in turns)
+        if len(turns) > MAX_MESSAGES or chars > cfg.max_total_chars:
+            yield text(
+                cfg.lang,
+                "too_much_history",
+                n=len(turns),
+                chars=chars,
+                limit=MAX_MESSAGES,
+                limit_chars=cfg.max_total_chars,
+            )
+            return
         reply = ""
         try:
             for piece in gen.stream(turns):

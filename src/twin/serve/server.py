@@ -1,9 +1,11 @@
 """One web server for the page and the API: a FastAPI app run by uvicorn.
 
 The Gradio page is mounted on a FastAPI app (both ship with gradio) so the OpenAI-compatible
-routes can live beside it on the same port; `--api-only` serves the routes alone. The same
-`Server` object runs in the foreground for `twin serve` and in a thread for tests, always on the
-host it is given (127.0.0.1 unless told otherwise).
+routes can live beside it on the same port; `--api-only` serves the routes alone. One `Guard`
+(twin.serve.guard) wraps the whole app: key, Host header, uploads and body size are checked once
+for every route. The same `Server` object runs in the foreground for `twin serve` (also behind a
+share link) and in a thread for tests, always on the host it is given (127.0.0.1 unless told
+otherwise).
 """
 
 from __future__ import annotations
@@ -37,18 +39,26 @@ class ServeOptions:
     port: int = 7860
     page: bool = True
     api: bool = False
-    api_key: str | None = None
+    api_key: str | None = None  # the key of every route, page and API alike
     model_id: str = "twin"
+    share: bool = False  # also reachable through a public share link
+
+    @property
+    def exposed(self) -> bool:
+        """Reachable from other machines: then nothing is served without the key."""
+        return self.share or not is_loopback(self.host)
 
 
 def check_options(opts: ServeOptions) -> None:
     """Refuse setups that would expose the model carelessly."""
     if not opts.page and not opts.api:
         raise TwinError("nothing to serve: --api-only needs the API (it implies --api)")
-    if opts.api and not opts.api_key and not is_loopback(opts.host):
+    if opts.exposed and not opts.api_key:
+        where = "--share publishes" if opts.share else f"--host {opts.host} exposes"
         raise TwinError(
-            f"--host {opts.host} exposes the API beyond this machine: set a key with "
-            "--api-key KEY (or the TWIN_API_KEY environment variable); clients send it as "
+            f"{where} the twin beyond this machine: set a key in the TWIN_API_KEY environment "
+            "variable or with --api-key-file FILE (or --api-key KEY, which shows in `ps`). "
+            "Friends type it once on the page; API clients send it as "
             "'Authorization: Bearer KEY'"
         )
     if not 0 <= opts.port <= 65535:
@@ -84,12 +94,23 @@ def build_app(gen: Generator, page_cfg: PageConfig, opts: ServeOptions):
             ssr_mode=False,
             run_history=False,
             footer_links=["api", "gradio", "settings"],
+            max_file_size=1024,  # the chat takes no files; the guard refuses uploads anyway
         )
     else:
 
         @app.get("/", include_in_schema=False)
         def root() -> dict:
             return {"api": "/v1", "models": "/v1/models"}
+
+    from twin.serve.guard import Guard
+
+    app.add_middleware(
+        Guard,
+        key=opts.api_key,
+        # a share link's requests arrive through a tunnel with the public Host name
+        loopback_hosts_only=is_loopback(opts.host) and not opts.share,
+        lang=page_cfg.lang,
+    )
 
     def close() -> None:
         for c in closers:

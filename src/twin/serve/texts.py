@@ -28,6 +28,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "empty": "Please type a message first.",
         "failed": "Sorry, something went wrong while writing a reply. Please try again in a moment.",
         "busy": "Too many people are chatting right now. Please try again in a minute.",
+        "too_much_history": (
+            "This conversation is too long to continue ({n} messages, {chars} characters; "
+            "the limits are {limit} and {limit_chars}). Please clear the chat and start again."
+        ),
+        "login_title": "This twin is private",
+        "login_prompt": "Type the key the owner gave you. You only need to do this once.",
+        "login_wrong": "That key is not right. Please try again.",
+        "login_button": "Open",
     },
     "zh": {
         "title": "{name} 的数字分身",
@@ -48,6 +56,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "empty": "请先输入消息。",
         "failed": "抱歉，生成回复时出了点问题，请稍后再试。",
         "busy": "现在聊天的人太多了，请过一分钟再试。",
+        "too_much_history": (
+            "这段对话太长了，无法继续（{n} 条消息，{chars} 个字符；上限是 {limit} 条和 "
+            "{limit_chars} 个字符）。请清空聊天后重新开始。"
+        ),
+        "login_title": "这个分身是私密的",
+        "login_prompt": "请输入主人给你的密钥。只需要输入一次。",
+        "login_wrong": "密钥不对，请再试一次。",
+        "login_button": "进入",
     },
 }
 
