@@ -281,3 +281,18 @@ def test_save_keeps_page_flags_in_the_run(twin, tiny_run, tmp_path):
     assert (cfg.title, cfg.examples, cfg.theme) == ("Bobby", ["yo", "sup"], "ocean")
     saved = json.loads((run / "twin_run.json").read_text(encoding="utf-8"))
     assert saved["name"] == "Bob" and saved["serve"]["title"] == "Bobby"
+
+
+def test_too_long_a_conversation_gets_a_note_not_minutes_of_trimming(tiny_run):
+    class NoModel:
+        def stream(self, history, settings=None, prompt=None):
+            raise AssertionError("the model must not be asked")
+
+    cfg = page_config(read_run(tiny_run))
+    respond = chat_function(NoModel(), cfg)
+    history = [{"role": r, "content": "hi"} for r in ("user", "assistant")] * 1000
+    (note,) = list(respond("hello", history))
+    assert "2001 messages" in note and "clear the chat" in note
+    history = [{"role": "user", "content": "x" * 1500}, {"role": "assistant", "content": "y"}] * 30
+    (note,) = list(respond("hello", history))
+    assert "characters" in note
