@@ -232,3 +232,44 @@ def test_ordinary_zip_compression_is_accepted(ingest_file, tmp_path):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("_chat.txt", "\n".join(lines) + "\n")
     assert len(ingest_file(path, extra=("--me", "Pat"))) == 60_000
+
+
+# ---------------------------------------------------------------- found by tests/fuzz_ingest.py
+
+
+def test_fields_of_the_wrong_json_type_are_input_errors_or_read(twin, tmp_path):
+    tg = telegram("1682931660")
+    tg["type"], tg["id"], tg["name"] = ["personal_chat"], {"a": 1}, 5
+    fb = messenger(1682931600000)
+    fb["participants"], fb["title"] = 1.5, ["x"]
+    qq = qq_json(1682931600000)
+    qq["messages"][0]["timestamp"], qq["messages"][0]["time"] = float("inf"), "2023-05-01 17:00:00"
+    for name, obj in (("result.json", tg), ("message_1.json", fb), ("qq.json", qq)):
+        path = tmp_path / name
+        path.write_text(json.dumps(obj), encoding="utf-8")  # inf is written as Infinity
+        r = twin("ingest", path, "--me", "Pat", "--skip-bad-rows", "-o", tmp_path / "o.jsonl")
+        assert r.code == 0, (name, r.err)
+
+
+def test_damaged_zip_members_are_input_errors(twin, tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        nameless = zipfile.ZipInfo("a")
+        nameless.filename = ""  # zipfile refuses to write one, but reads it
+        z.writestr(nameless, b"nameless")
+        z.writestr("_chat.txt", WHATSAPP.encode())
+    data = bytearray(buf.getvalue())
+    path = tmp_path / "nameless.zip"
+    path.write_bytes(bytes(data))
+    assert twin("ingest", path, "--me", "Pat", "-o", tmp_path / "o.jsonl").code == 0
+    # the member's local header offset pointing before the file's start
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("_chat.txt")
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 42 : central + 46] = (2**32 - 5).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    r = twin("ingest", path, "--me", "Pat", "-o", tmp_path / "o.jsonl")
+    assert r.code != 0 and "Traceback" not in r.err, r.err
+    assert info.filename == "_chat.txt"

@@ -9,6 +9,7 @@ Optional keys are written only when they carry something.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -131,6 +132,8 @@ def with_offset(local: datetime, unix_seconds: float) -> datetime:
     The offset is rounded to 15 minutes; an implausible one (more than 14 h) means the two disagree,
     and the Unix timestamp wins, shown in this machine's zone.
     """
+    if not math.isfinite(unix_seconds):
+        raise ValueError(f"Unix time {unix_seconds!r} is out of range")
     diff = (local - _EPOCH).total_seconds() - unix_seconds
     quarter = round(diff / 900)
     if abs(quarter) > 56:

@@ -7,6 +7,7 @@ is decided once every file has been read, because some formats only reveal it ac
 
 from __future__ import annotations
 
+import lzma
 import re
 import sys
 import zipfile
@@ -27,6 +28,18 @@ from twin.ingest.sources import Source, read_head, walk
 from twin.ingest.table import MessageTable, TablePart, part_from_messages
 from twin.messages import Message
 from twin.words import plural
+
+# What reading a damaged zip member raises (seek errors, bad compressed data, an encrypted
+# member: RuntimeError, an unknown method: NotImplementedError); for a file on disk they are bugs.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+)
 
 SenderKey = tuple[str, str]  # (sender_id or "", sender name)
 
@@ -133,11 +146,14 @@ def ingest(
         for source in found.sources:
             try:
                 _read_source(source, forced, skip_bad_rows, bar and bar.update, result, columnar)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            except ZIP_ERRORS as e:
                 if source.member is None:
                     raise
                 raise InputError(
-                    source.display, None, f"the zip member is damaged ({e})", "an intact zip"
+                    source.display,
+                    None,
+                    f"the zip member is damaged or encrypted ({type(e).__name__}: {e})",
+                    "an intact zip without a password",
                 ) from e
             except RecursionError:
                 raise InputError(

@@ -239,13 +239,13 @@ def _add_file(result: Walk, path: Path, explicit: bool) -> None:
     if zipfile.is_zipfile(path) and path.suffix.lower() not in (".docx", ".xlsx", ".pptx"):
         try:
             zf = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
             raise TwinError(f"{path}: not a readable zip file ({e})") from e
         result.zips.append(zf)
         before = len(result.sources)
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             member = info.filename
-            if info.is_dir() or any(_hidden(part) for part in PurePosixPath(member).parts):
+            if not member or info.is_dir() or any(_hidden(p) for p in PurePosixPath(member).parts):
                 continue
             if PurePosixPath(member).suffix.lower() in MEDIA_SUFFIXES:
                 result.media_skipped += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -51,6 +52,8 @@ def local_and_unix(local_text: str, unix: float) -> tuple[str, float] | None:
         return None
     if local.tzinfo is not None:
         return iso_time(local), epoch_of(local)
+    if not math.isfinite(unix):  # the caller reports the row
+        return None
     quarters = round(((local - _EPOCH).total_seconds() - unix) / 900)
     if abs(quarters) > 56:
         try:

@@ -124,13 +124,14 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     messages = data.get("messages")
     if not isinstance(messages, list):
         raise InputError(source.display, "top level", "no messages array", EXPECTED)
+    listed = data.get("participants")
     participants = [
         str(p.get("name") or "")
-        for p in (data.get("participants") or [])
+        for p in (listed if isinstance(listed, list) else [])
         if isinstance(p, dict) and p.get("name")
     ]
-    title = str(data.get("title") or "")
-    thread_path = str(data.get("thread_path") or "")
+    title = _string(data.get("title"))
+    thread_path = _string(data.get("thread_path"))
     chat_name = title or ", ".join(participants) or source.parent_name
     chat = "messenger:" + (thread_path or title or ", ".join(sorted(participants)))
     if chat == "messenger:":
@@ -188,6 +189,11 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             text=text,
             source={"file": display, "item": where},
         )
+
+
+def _string(value: object) -> str:
+    """A top-level name field: a string, or nothing (a number or list there names no chat)."""
+    return value if isinstance(value, str) else ""
 
 
 def _newest_first(messages: list) -> bool:

@@ -126,10 +126,11 @@ def _chat(
     if not isinstance(chat, dict) or not isinstance(chat.get("messages"), list):
         report.bad_row(where_chat, "a chat without a messages array", "{name, type, id, messages}")
         return
-    chat_type = chat.get("type") or ""
-    chat_id = chat.get("id")
+    chat_type = chat.get("type") if isinstance(chat.get("type"), str) else ""
+    chat_id = chat.get("id") if isinstance(chat.get("id"), (int, str)) else None
     fallback = f"chat {chat_id}" if chat_id is not None else (source.parent_name or "chat")
-    chat_name = str(chat.get("name") or UNNAMED.get(chat_type) or fallback)
+    name = chat.get("name")
+    chat_name = str((name if isinstance(name, str) else "") or UNNAMED.get(chat_type) or fallback)
     key = f"telegram:{chat_id}" if chat_id is not None else f"telegram:{chat_name}"
     if chat_type in PRIVATE_TYPES:
         group: bool | None = False
