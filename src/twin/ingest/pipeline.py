@@ -152,8 +152,8 @@ def ingest(
                 raise InputError(
                     source.display,
                     None,
-                    f"the zip member is damaged or encrypted ({type(e).__name__}: {e})",
-                    "an intact zip without a password",
+                    f"the zip member is damaged ({e})",
+                    "an intact zip (and no password: twin does not read encrypted members)",
                 ) from e
             except RecursionError:
                 raise InputError(
