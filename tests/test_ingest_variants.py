@@ -414,3 +414,30 @@ def test_try_groups_only_when_groups_not_given(twin, tmp_path):
     given = twin("build", path, "--me", "Ana", "--groups", "-o", tmp_path / "b")
     assert given.code != 0 and "no training samples" in given.err
     assert "--groups" not in given.err.split("Where they went", 1)[1]
+
+
+# ---------------------------------------------------------------- seen in real samples
+
+
+def test_line_japanese_and_thai_day_lines(ingest_file, tmp_path):
+    ja = "2025.12.30 火曜日\n23:43\tなつみ\tこんばんは\n23:47\tTaichi\tわ！\n"
+    msgs = ingest_file(
+        write(tmp_path / "ja.txt", ja), extra=("--format", "line-txt", "--me", "Taichi")
+    )
+    assert [m["time"] for m in msgs] == ["2025-12-30T23:43:00", "2025-12-30T23:47:00"]
+    th = (
+        "[LINE] ประวัติการแชทกับ Trip\n\n2024/01/15 จันทร์\n10:30\tUserA\tสวัสดีครับ\n10:31\tUserB\tสวัสดี!\n"
+    )
+    msgs = ingest_file(write(tmp_path / "th.txt", th), extra=("--me", "UserA"))
+    assert [m["time"] for m in msgs] == ["2024-01-15T10:30:00", "2024-01-15T10:31:00"]
+
+
+def test_whatsapp_encryption_notice_under_the_group_name_is_a_system_line(ingest_file, tmp_path):
+    lines = [
+        "15.04.2016, 15:04 - Trip: Messages and calls are end-to-end encrypted. No one outside "
+        "of this chat, not even WhatsApp, can read or listen to them.",
+        "06.08.2016, 13:23 - Ana: Hey guys!",
+        "06.08.2016, 13:25 - Ben: Hey Ana",
+    ]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert pick(msgs, "sender", "kind") == [("", "system"), ("Ana", "text"), ("Ben", "text")]

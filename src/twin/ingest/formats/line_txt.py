@@ -53,6 +53,8 @@ _WEEKDAYS = {
     **{d: i for i, d in enumerate("月火水木金土日")},
     **{d: i for i, d in enumerate("一二三四五六日")},
     "天": 6,
+    # Thai exports: `2024/01/15 จันทร์`
+    **{d: i for i, d in enumerate(("จันทร์", "อังคาร", "พุธ", "พฤหัสบดี", "ศุกร์", "เสาร์", "อาทิตย์"))},
 }
 
 MEDIA = {
@@ -127,8 +129,9 @@ def weekday(token: str | None) -> int | None:
     if not token:
         return None
     t = token.strip().lower()
-    for prefix in ("星期", "周", "週", "禮拜", "礼拜"):
+    for prefix in ("星期", "周", "週", "禮拜", "礼拜", "วัน"):
         t = t.removeprefix(prefix)
+    t = t.removesuffix("曜日")  # Japanese `2025.12.30 火曜日`
     if t in _WEEKDAYS:
         return _WEEKDAYS[t]
     return _WEEKDAYS.get(t[:3]) if len(t) >= 3 and t[:3].isascii() else None

@@ -58,6 +58,12 @@ OMITTED = {
     "null": "other",  # a view-once photo or video
 }
 RECALLS = ("this message was deleted", "you deleted this message")
+# The encryption notice, which old Android exports write under the group's name as if it wrote it
+_ENCRYPTION_NOTICE = re.compile(
+    r"^(?:Messages and calls are end-to-end encrypted|Messages (?:you send )?to this "
+    r"(?:group|chat)(?: and calls)? are now secured with end-to-end encryption)",
+    re.I,
+)
 MISSED_CALLS = ("missed voice call", "missed video call")
 
 _TAG_KINDS = {
@@ -421,6 +427,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             sender, body = rest[:i], rest[i + 2 :]
             body, marked = _strip_marks(body)
             kind, text = classify(body)
+            if kind == "text" and _ENCRYPTION_NOTICE.match(body):
+                sender, kind = "", "system"
             if kind == "text" and marked:
                 # iOS: a system line under the group's (or contact's) name, text after U+200E
                 sender, kind, text = "", "system", body.replace("\u200e", "")
