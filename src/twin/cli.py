@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from twin import __version__
 from twin.errors import TwinError
+from twin.quiet import quiet_libraries, verbose_requested
 
 VERBS = {
     "ingest": ("twin.ingest.command", "read chat exports into one messages.jsonl"),
@@ -50,6 +52,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog="Run 'twin COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"twin {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the libraries' warnings, logs and progress bars (transformers, torch, "
+        "gradio…); allowed after COMMAND too",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, (module_name, help_text) in VERBS.items():
         p = sub.add_parser(
@@ -66,6 +74,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    verbose = verbose_requested(argv)
+    if verbose:
+        os.environ["TWIN_VERBOSE"] = "1"  # for the commands `twin demo` runs in turn
+    argv = [a for a in argv if a != "--verbose"]
+    quiet_libraries(verbose)
     verb = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(verb if verb in VERBS else None)
     args = parser.parse_args(argv)

@@ -235,7 +235,14 @@ def _load_gguf(ref: BaseRef, kwargs: dict):
     cached = _gguf_cache(ref)
     if (cached / "model.safetensors").is_file():
         return AutoModelForCausalLM.from_pretrained(cached, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(ref.path, gguf_file=ref.gguf_file, **kwargs)
+    import transformers.modeling_gguf_pytorch_utils  # noqa: F401  (its bar is turned off below)
+
+    from twin.progress import say
+    from twin.quiet import no_bars_in
+
+    say(f"converting {ref.gguf_file} to torch weights, once (about 20 s; kept in {cached.parent})")
+    with no_bars_in("transformers.modeling_gguf_pytorch_utils"):
+        model = AutoModelForCausalLM.from_pretrained(ref.path, gguf_file=ref.gguf_file, **kwargs)
     with contextlib.suppress(OSError):  # a read-only cache only costs time on the next load
         _save_converted(
             model, AutoTokenizer.from_pretrained(ref.path, gguf_file=ref.gguf_file), cached
