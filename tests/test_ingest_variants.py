@@ -39,28 +39,77 @@ MIXED = ["15/04/2016, 10:00 - Ana: first phone"] + [
 ]
 
 
-def test_whatsapp_header_of_another_layout_is_an_error_not_swallowed(twin, tmp_path):
+def test_whatsapp_header_of_another_layout_is_read_not_swallowed(twin, tmp_path):
     path = write(tmp_path / "WhatsApp Chat with Ben.txt", "\n".join(MIXED) + "\n")
     out = tmp_path / "out.jsonl"
     r = twin("ingest", path, "--me", "Ben", "-o", out)
+    assert r.code == 0, r.err
+    msgs = read_jsonl(out)
+    assert len(msgs) == 20
+    assert pick(msgs, "sender", "text")[0] == ("Ana", "first phone")
+    assert msgs[0]["time"] == "2016-04-15T10:00:00"
+    assert [m["text"] for m in msgs[1:]] == [f"message {i}" for i in range(19)]
+    assert msgs[1]["time"] == "2016-08-06T10:00:00"
+    assert "by me 9 (--me 'Ben')" in r.out
+    assert "1 message(s) in another date/time layout" in r.out and "line 1" in r.out
+
+
+def test_whatsapp_layouts_keep_their_own_day_month_order(ingest_file, tmp_path):
+    # a US export (month first, 12-hour) joined with a German one (day first, 24-hour)
+    lines = [
+        "4/15/16, 9:00 PM - Ana: from the US phone",
+        "4/16/16, 9:05 PM - Ben: still the US phone",
+        "06.08.2016, 10:00 - Ana: from the German phone",
+        "07.08.2016, 10:01 - Ben: zurück",
+        "13.08.2016, 10:02 - Ana: later",
+    ]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert [m["time"][:10] for m in msgs] == [
+        "2016-04-15",
+        "2016-04-16",
+        "2016-08-06",
+        "2016-08-07",
+        "2016-08-13",
+    ]
+
+
+def test_whatsapp_mixed_clocks_in_one_ios_file(ingest_file, tmp_path):
+    lines = [
+        "[26.06.26, 15:30:00] Ana: Hallo!",
+        "[26.06.26, 3:35:00 PM] Ben: Hi",
+        "[27.06.26, 9:15:00 AM] Ana: Bis später!",
+    ]
+    msgs = ingest_file(
+        write(tmp_path / "_chat.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana")
+    )
+    assert [m["time"] for m in msgs] == [
+        "2026-06-26T15:30:00",
+        "2026-06-26T15:35:00",
+        "2026-06-27T09:15:00",
+    ]
+
+
+IOS_IN_ANDROID = [*MIXED[1:6], "[06/08/2016, 10:30:00] Ana: a line of the other platform"]
+
+
+def test_whatsapp_header_of_the_other_platform_is_an_error(twin, tmp_path):
+    path = write(tmp_path / "chat.txt", "\n".join(IOS_IN_ANDROID) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = twin("ingest", path, "--me", "Ben", "-o", out)
     assert r.code != 0
-    assert f"{path}, line 1" in r.err
-    assert "another date/time layout" in r.err and "06.08.2016, 10:00" in r.err
+    assert f"{path}, line 6" in r.err and "other platform" in r.err
+    assert "06.08.2016, 10:00" in r.err
     assert not out.exists()
 
 
-def test_whatsapp_header_of_another_layout_skipped_and_counted(twin, tmp_path):
-    path = write(tmp_path / "WhatsApp Chat with Ben.txt", "\n".join(MIXED) + "\n")
+def test_whatsapp_header_of_the_other_platform_skipped_and_counted(twin, tmp_path):
+    path = write(tmp_path / "chat.txt", "\n".join(IOS_IN_ANDROID) + "\n")
     out = tmp_path / "out.jsonl"
     r = twin("ingest", path, "--me", "Ben", "--skip-bad-rows", "-o", out)
     assert r.code == 0, r.err
     msgs = read_jsonl(out)
-    assert len(msgs) == 19
-    assert [m["text"] for m in msgs] == [f"message {i}" for i in range(19)]
-    assert all(m["kind"] == "text" for m in msgs)
-    assert msgs[0]["time"] == "2016-08-06T10:00:00"
-    assert "malformed row 1" in r.out and "line 1:" in r.out
-    assert "by me 9 (--me 'Ben')" in r.out
+    assert [m["text"] for m in msgs] == [f"message {i}" for i in range(5)]
+    assert "malformed row 1" in r.out and "line 6:" in r.out
 
 
 def test_whatsapp_majority_layout_wins_whichever_line_comes_first(ingest_file, tmp_path):
@@ -441,3 +490,23 @@ def test_whatsapp_encryption_notice_under_the_group_name_is_a_system_line(ingest
     ]
     msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
     assert pick(msgs, "sender", "kind") == [("", "system"), ("Ana", "text"), ("Ben", "text")]
+
+
+def test_whatsapp_localized_media_markers_and_finnish_klo(ingest_file, tmp_path):
+    lines = [
+        "10.12.2024, 14:30 - Jo: <Medien ausgelassen>",
+        "10.12.2024, 14:31 - Ana: <Archivo omitido>",
+        "10.12.2024, 14:32 - Jo: IMG-20241210-WA0001.jpg (Datei angehängt)",
+        "13.12.2024 klo 21.25 - Ana: tämä on testi",
+    ]
+    msgs = ingest_file(write(tmp_path / "a.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert pick(msgs, "kind", "text") == [
+        ("other", ""),
+        ("other", ""),
+        ("image", ""),
+        ("text", "tämä on testi"),
+    ]
+    assert msgs[-1]["time"] == "2024-12-13T21:25:00"
+    ios = "[26/06/2026, 3:00:00 PM] Alex: <adjunto: 00000004-AUDIO-2026-06-26-20-31-14.opus>\n"
+    msgs = ingest_file(write(tmp_path / "_chat.txt", ios), extra=("--me", "Alex"))
+    assert pick(msgs, "kind", "text") == [("voice", "")]

@@ -32,6 +32,7 @@ ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 _SP = "[ \u202f\u00a0]"
 _STAMP = (
     r"(?P<d1>\d{1,4})(?P<ds>[./-])(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4}),?" + _SP + "{1,2}"
+    r"(?:klo" + _SP + ")?"  # Finnish: `13.6.2018 klo 21.25`
     r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
     r"(?:" + _SP + r"?(?P<ap>[AaPp])\.?" + _SP + r"?[Mm]\.?)?"
 )
@@ -42,8 +43,14 @@ _MARKS = "\u200e\u200f\ufeff"  # left-to-right / right-to-left marks, BOM
 _FILE_NAME = re.compile(r"^WhatsApp Chat (?:with|-) (.+)$")
 _QUOTES = frozenset('"“”„«»')
 _EDITED = re.compile(r"[\s\u200e]*<This message was edited>\s*$")
-_ATTACHED = re.compile(r"<attached: ([^>]+)>")
-_FILE_ATTACHED = re.compile(r"^(.+\.\w{1,5}) \(file attached\)$")
+# iOS media, in the wordings of a few locales: `<attached: …>`, `<adjunto: …>`, `<Anhang: …>`
+_ATTACHED = re.compile(
+    r"<(?:attached|adjunto|anexado|Anhang|allegato|pi\u00e8ce jointe|bijlage|ek)\s?: ([^>]+)>"
+)
+_FILE_ATTACHED = re.compile(
+    r"^(.+\.\w{1,5}) \((?:file attached|archivo adjunto|arquivo anexado|Datei angeh\u00e4ngt"
+    r"|fichier joint|file allegato|bestand bijgevoegd)\)$"
+)
 _DOCUMENT = re.compile(r"^(.*?)\s*document omitted$")
 _PAGES = re.compile(r"\s*•.*$")
 
@@ -56,6 +63,19 @@ OMITTED = {
     "gif omitted": "sticker",
     "contact card omitted": "other",
     "null": "other",  # a view-once photo or video
+    # Android's `<Media omitted>` in other locales
+    "<medien ausgelassen>": "other",
+    "<multimedia omitido>": "other",
+    "<archivo omitido>": "other",
+    "<mídia oculta>": "other",
+    "<médias omis>": "other",
+    "<media omessi>": "other",
+    "<media weggelaten>": "other",
+    "<medya dahil edilmedi>": "other",
+    "<media tidak disertakan>": "other",
+    "<без медиафайлов>": "other",
+    "<メディアなし>": "other",
+    "<省略影音内容>": "other",
 }
 RECALLS = ("this message was deleted", "you deleted this message")
 # The encryption notice, which old Android exports write under the group's name as if it wrote it
@@ -106,6 +126,7 @@ class _Entry:
     line: int
     match: re.Match
     marked: bool  # U+200E before the timestamp (iOS media and system lines)
+    style: _Style
     more: list[str] = field(default_factory=list)  # continuation lines
 
 
@@ -162,9 +183,11 @@ def _file_style(lines: list[str]) -> tuple[_Style, str] | None:
 def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | None]:
     """Every timestamped line with the lines that continue it, in file order.
 
-    A line that starts like a header in another layout than the file's (another date separator,
-    clock or platform) is never folded into the message above: it is a bad row (an error, or a
-    counted skip with --skip-bad-rows). Files joined from two phones' exports look like this.
+    A line that starts like a header is never folded into the message above. One in another
+    date/time layout than most lines (another date separator or clock: files joined from two
+    phones' exports, or a phone whose locale changed) is read as a message in its own layout; one
+    of the other platform's layout (`[…]` in an Android file, or the reverse) is a bad row (an
+    error, or a counted skip with --skip-bad-rows).
     """
     with report.open_text(source) as f:
         lines = [raw.rstrip("\n") for raw in f]
@@ -174,20 +197,23 @@ def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | No
         return entries, None
     style, example = found
     regex = IOS if style.ios else ANDROID
+    mixed: list[_Entry] = []
     for n, raw in enumerate(lines, 1):
         line, marked = _strip_marks(raw)
         m = regex.match(line)
-        if m is not None and style.matches(m):
-            entries.append(_Entry(n, m, marked))
+        if m is not None:
+            entry = _Entry(n, m, marked, _Style.of(m, style.ios))
+            entries.append(entry)
+            if entry.style != style:
+                mixed.append(entry)
             continue
         other = _header(line)
         if other is not None:
             report.bad_row(
                 f"line {n}",
-                f"a message header in another date/time layout ({_date_text(other[0])!r}) "
-                "than the rest of the file",
-                f"one layout throughout the file, like {example!r} (was the file joined from "
-                "two exports? fix or remove the line, or pass --skip-bad-rows)",
+                f"a message header in the other platform's layout ({_date_text(other[0])!r})",
+                f"one platform's layout throughout the file, like {example!r} (was the file "
+                "joined from two exports? fix or remove the line, or pass --skip-bad-rows)",
             )
         elif entries:
             entries[-1].more.append(raw)
@@ -200,6 +226,12 @@ def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | No
                 "a WhatsApp export starting with a line like '1/4/23, 7:02 PM - Name: text' "
                 "(Android) or '[04/01/2023, 19:05:02] Name: text' (iOS)",
             )
+    if mixed:
+        first = mixed[0]
+        report.note(
+            f"{len(mixed)} message(s) in another date/time layout than the rest (first: line "
+            f"{first.line}, {_date_text(first.match)!r}) were read in their own layout"
+        )
     return entries, style
 
 
@@ -396,7 +428,12 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     entries, style = _read(source, report)
     if style is None:
         return
-    day_first = _day_first(entries, style, report)
+    by_style: dict[_Style, list[_Entry]] = {}
+    for e in entries:
+        by_style.setdefault(e.style, []).append(e)
+    # each layout its own day/month order: a file joined from a US and a German export has both
+    orders = {s: _day_first(group, s, report) for s, group in by_style.items()}
+    day_first = orders[style]
     if any(len(e.match["d1"]) > 2 for e in entries):
         order = "year-month-day"
     else:
@@ -410,7 +447,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     chat = f"whatsapp:{chat_name}"
     display = source.display
     for e in entries:
-        timed = _time(e, day_first, report)
+        timed = _time(e, orders[e.style], report)
         if timed is None:
             continue
         rest = first = e.match["rest"]
