@@ -510,3 +510,21 @@ def test_whatsapp_localized_media_markers_and_finnish_klo(ingest_file, tmp_path)
     ios = "[26/06/2026, 3:00:00 PM] Alex: <adjunto: 00000004-AUDIO-2026-06-26-20-31-14.opus>\n"
     msgs = ingest_file(write(tmp_path / "_chat.txt", ios), extra=("--me", "Alex"))
     assert pick(msgs, "kind", "text") == [("voice", "")]
+
+
+def test_qq_without_separator_lines(ingest_file, tmp_path):
+    text = (
+        "消息记录（此消息记录为文本格式，不支持重新导入）\n消息分组:最近联系人\n消息对象:阿强\n"
+        "2023-11-29 19:25:07 小明\n晚上吃什么\n\n2023-11-29 19:26:07 阿强\n火锅\n"
+    )
+    msgs = ingest_file(write(tmp_path / "qq.txt", text), extra=("--me", "小明"))
+    assert pick(msgs, "chat_name", "sender", "text") == [
+        ("阿强", "小明", "晚上吃什么"),
+        ("阿强", "阿强", "火锅"),
+    ]
+
+
+def test_line_title_after_blank_lines_names_the_chat(ingest_file, tmp_path):
+    text = "\n[LINE] Chat history with Pat\nSaved on: 2018/03/25 19:57\n\n" + LINE_BODY
+    msgs = ingest_file(write(tmp_path / "x.txt", text), extra=("--me", "Pat"))
+    assert {m["chat_name"] for m in msgs} == {"Pat"}

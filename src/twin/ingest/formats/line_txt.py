@@ -252,6 +252,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     with f:
         lines = enumerate((raw.rstrip("\r\n") for raw in f), 1)
         n, first = next(lines, (0, ""))
+        while not first.lstrip("\ufeff").strip() and n:  # blank lines before the title
+            n, first = next(lines, (0, ""))
         first = first.lstrip("\ufeff").strip()
         if not first.startswith("[LINE]"):
             # only with --format (detection needs the title): the body is read as it is

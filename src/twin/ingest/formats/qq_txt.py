@@ -163,7 +163,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     continue
                 # only with --format (detection needs the title): the body is read as it is
                 report.note(f"no {TITLE} title line: the body was read as it is")
-            block = _BLOCK.match(line) if after_separator or held is not None else None
+            # block lines come after a separator; in files trimmed of the separators, anywhere
+            # outside a message
+            block = (
+                _BLOCK.match(line)
+                if after_separator or held is not None or pending is None
+                else None
+            )
             if held is not None:
                 if block is None and pending is not None:
                     pending.body.append(held)
