@@ -27,7 +27,9 @@ _BARE_URL = (
 _URL = rf"(?:https?://|www\.){_URL_TAIL}+|{_BARE_URL}"
 # Unicode letters on both sides: `用户@例子.公司` is an address as much as `a@b.com`. A local
 # part is Latin (accents too) or all other letters, so `邮箱是abc@qq.com` keeps its `邮箱是`.
-_EMAIL = r"(?:[A-Za-z0-9._%+\-\u00c0-\u024f]+|[^\W\d_A-Za-z]+)@[\w\-]+(?:\.[\w\-]+)*\.(?:[A-Za-z]{2,}|[^\W\d_A-Za-z]{2,})"
+# (Each local part starts where its run of characters starts: trying every position inside a
+# long run of Chinese text made the search quadratic.)
+_EMAIL = r"(?:(?<![A-Za-z0-9._%+\-\u00c0-\u024f])[A-Za-z0-9._%+\-\u00c0-\u024f]+|(?<![^\W\d_A-Za-z])[^\W\d_A-Za-z]+)@[\w\-]+(?:\.[\w\-]+)*\.(?:[A-Za-z]{2,}|[^\W\d_A-Za-z]{2,})"
 # IPv6 candidates (2 to 8 colon-separated groups, an IPv4 tail allowed); `_sub` keeps only
 # what the ipaddress module accepts, so `10:30:00` and `std::vector` stay.
 _IPV6 = (
@@ -55,6 +57,10 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
     ("IP", re.compile(_IPV6)),  # after IPv4, so that a ::ffff:1.2.3.4 tail is caught either way
 ]
 TYPES = list(dict.fromkeys(name for name, _ in PATTERNS))
+# What a text must hold for a pattern to match at all (checked on the folded text): a cheap
+# `in` test spares the regex scan of most texts that reach the exact check.
+_NEEDS = {"EMAIL": re.compile("@"), "URL": re.compile(r"[/?]|www\.")}
+_IPV6_NEEDS = re.compile(":")
 
 # Anything a pattern above can match contains one of these; most chat lines contain none.
 # (Also run by Arrow's RE2 over whole columns, so keep it RE2-compatible: no look-arounds.)
@@ -76,6 +82,7 @@ _FOLD = {
     for c in [*range(0xFF10, 0xFF1B), *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B)]
     + [0xFF0B, 0xFF0D, 0xFF0E, 0xFF3F]
 } | {0x3000: 0x20}
+_WIDE = re.compile("[" + "".join(map(chr, _FOLD)) + "]")
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -120,6 +127,11 @@ class Redactor:
         if block_mode not in ("replace", "drop"):
             raise ValueError("block_mode must be 'replace' or 'drop'")
         self.patterns = [(name, p) for name, p in PATTERNS if name in wanted]
+        # (pattern, what a text must hold for it, replacement function), made once
+        self._steps = [
+            (p, _IPV6_NEEDS if p.pattern == _IPV6 else _NEEDS.get(name), self._sub(name))
+            for name, p in self.patterns
+        ]
         self.allow = [a for a in allow if a]
         self.block = [b for b in block if b]
         self.block_mode = block_mode
@@ -163,15 +175,17 @@ class Redactor:
         ):
             text, n = self._block_re.subn("<BLOCKED>", text)
             self.counts["BLOCKED"] += n
-        folded = text.translate(_FOLD)
+        same = _WIDE.search(text) is None
+        folded = text if same else text.translate(_FOLD)
         if not _MAYBE.search(folded):
             return text
-        if folded == text:
-            for name, pattern in self.patterns:
-                text = pattern.sub(self._sub(name), text)
-            return text
-        for name, pattern in self.patterns:
-            folded, text = _sub_aligned(pattern, self._sub(name), folded, text)
+        for pattern, needs, replace in self._steps:
+            if needs is not None and needs.search(folded) is None:
+                continue
+            if same:
+                folded = text = pattern.sub(replace, text)
+            else:
+                folded, text = _sub_aligned(pattern, replace, folded, text)
         return text
 
     def redact_array(self, texts: pa.Array) -> pa.Array:
