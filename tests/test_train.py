@@ -339,6 +339,36 @@ def test_resume_refuses_changed_settings_and_missing_checkpoint(tmp_path, tiny_m
         loop.train(str(tiny_dataset), str(tmp_path / "fresh"), cfg_for(tiny_model), resume=True)
 
 
+def _killed_before_first_checkpoint(out: Path) -> Path:
+    """What `kill -9` during the first steps leaves: the settings, a few metrics, a half-written
+    first checkpoint and best/, but no checkpoints/latest and no twin_run.json."""
+    (out / "checkpoints" / ".tmp-step-2").mkdir(parents=True)
+    (out / "best").mkdir()
+    (out / "twin_train_config.json").write_text(json.dumps({"rank": 4}), encoding="utf-8")
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss": 9.0}\n', encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_run_killed_before_its_first_checkpoint_is_started_over(
+    tmp_path, tiny_model, tiny_dataset, capsys, resume
+):
+    out = _killed_before_first_checkpoint(tmp_path / "run")
+    cfg = cfg_for(tiny_model, max_steps=2)
+    result = loop.train(str(tiny_dataset), str(out), cfg, resume=resume, progress=False)
+    assert result["steps"] == 2 and result["stopped"] == "done"
+    assert "no checkpoint was saved before it stopped; starting over" in capsys.readouterr().err
+    assert [m["step"] for m in read_jsonl(out / "metrics.jsonl")] == [1, 2]
+    assert json.loads((out / "twin_train_config.json").read_text())["rank"] == 8
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step-1", "step-2"]
+    # a folder holding anything else than twin's own leftovers is still refused, not emptied
+    other = _killed_before_first_checkpoint(tmp_path / "other")
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(TwinError, match="not a twin run folder" if not resume else "no checkpoint"):
+        loop.train(str(tiny_dataset), str(other), cfg, resume=resume)
+    assert (other / "notes.txt").is_file() and (other / "twin_train_config.json").is_file()
+
+
 def test_checkpoints_are_atomic_and_pruned(tmp_path, tiny_model, tiny_dataset):
     out = tmp_path / "run"
     cfg = cfg_for(tiny_model, max_steps=4, save_every=1, keep_checkpoints=2)

@@ -18,6 +18,153 @@ from twin.models import BaseRef, resolve_base
 RUN_FILE = "twin_run.json"
 
 
+class RunFolder:
+    """The one place that knows a run folder's layout (docs/architecture.md, "The run folder").
+
+    RUN/
+      adapter_config.json, adapter_model.safetensors   the adapter to use (best by dev loss, else last)
+      tokenizer files, loss.png
+      twin_run.json             what chat/eval/serve/export need (written when the run ends)
+      twin_train_config.json    the training settings (written first; --resume checks against it)
+      metrics.jsonl             one line per optimizer step
+      best/                     the adapter with the lowest dev loss so far
+      checkpoints/step-N/       resumable checkpoints; checkpoints/latest names the newest complete one
+    """
+
+    TRAIN_CONFIG = "twin_train_config.json"
+    METRICS = "metrics.jsonl"
+    CHECKPOINTS = "checkpoints"
+    LATEST = "latest"
+    BEST = "best"
+    LOSS_PLOT = "loss.png"
+    # What a run writes before its first checkpoint: a folder holding only these was killed
+    # before it saved anything that could be resumed, and is started over.
+    _BEFORE_FIRST_CHECKPOINT = frozenset({TRAIN_CONFIG, METRICS, BEST, ".best.tmp", CHECKPOINTS})
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    @property
+    def train_config(self) -> Path:
+        return self.path / self.TRAIN_CONFIG
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def best(self) -> Path:
+        return self.path / self.BEST
+
+    @property
+    def best_tmp(self) -> Path:
+        return self.path / ".best.tmp"
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.path / self.LOSS_PLOT
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    @property
+    def latest_pointer(self) -> Path:
+        return self.checkpoints / self.LATEST
+
+    def checkpoint(self, step: int) -> Path:
+        return self.checkpoints / f"step-{step}"
+
+    def checkpoint_tmp(self, step: int) -> Path:
+        return self.checkpoints / f".tmp-step-{step}"
+
+    def checkpoint_steps(self) -> list[Path]:
+        """The complete checkpoint folders, oldest first."""
+        if not self.checkpoints.is_dir():
+            return []
+        found = [p for p in self.checkpoints.glob("step-*") if p.is_dir()]
+        return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint, or None (never saved, or only a half-written one)."""
+        if not self.latest_pointer.is_file():
+            return None
+        path = self.checkpoints / self.latest_pointer.read_text(encoding="utf-8").strip()
+        return path if (path / "trainer_state.json").is_file() else None
+
+    @staticmethod
+    def of_checkpoint(path: str | Path) -> RunFolder | None:
+        """The run a `RUN/checkpoints/step-N` folder belongs to, or None if it is not one."""
+        path = Path(path)
+        if path.parent.name != RunFolder.CHECKPOINTS:
+            return None
+        run = RunFolder(path.parent.parent)
+        return run if run.run_file.is_file() else None
+
+    @staticmethod
+    def containing(folder: str | Path) -> RunFolder | None:
+        """The run folder itself, or the run a checkpoint folder belongs to; None for neither."""
+        run = RunFolder(folder)
+        return run if run.run_file.is_file() else RunFolder.of_checkpoint(folder)
+
+    def holds_run(self) -> bool:
+        """A finished run, or one with a checkpoint to resume."""
+        return self.run_file.is_file() or self.latest_pointer.is_file()
+
+    def is_empty(self) -> bool:
+        return not self.path.exists() or not any(self.path.iterdir())
+
+    def never_checkpointed(self) -> bool:
+        """Started by `twin train` but stopped before its first checkpoint (nothing to resume)."""
+        if not self.train_config.is_file() or self.holds_run():
+            return False
+        return all(p.name in self._BEFORE_FIRST_CHECKPOINT for p in self.path.iterdir())
+
+    def clear_unfinished(self) -> None:
+        """Remove what a run killed before its first checkpoint left behind."""
+        import shutil
+
+        for p in self.path.iterdir():
+            if p.name in self._BEFORE_FIRST_CHECKPOINT:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+    def write_info(self, data: dict) -> None:
+        self.run_file.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    def read_train_config(self) -> dict:
+        return json.loads(self.train_config.read_text(encoding="utf-8"))
+
+    def write_train_config(self, data: dict) -> None:
+        self.train_config.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    def start_metrics(self) -> None:
+        self.metrics.write_text("", encoding="utf-8")
+
+    def append_metrics(self, record: dict) -> None:
+        with open(self.metrics, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics.is_file():
+            return []
+        lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def truncate_metrics(self, step: int) -> None:
+        """Forget metrics logged after the checkpoint being resumed: those steps run again."""
+        if not self.metrics.is_file():
+            return
+        keep = [m for m in self.read_metrics() if m["step"] <= step]
+        self.metrics.write_text("".join(json.dumps(m) + "\n" for m in keep), encoding="utf-8")
+
+
 @dataclass
 class Generation:
     temperature: float = 0.7
@@ -50,20 +197,17 @@ class RunInfo:
 
 
 def write_run_info(folder: Path, data: dict) -> None:
-    (folder / RUN_FILE).write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    RunFolder(folder).write_info(data)
 
 
 def read_run(folder: str | Path) -> RunInfo:
     """A run folder written by `twin train` (or a checkpoint inside it)."""
     path = Path(folder)
-    info_path = path / RUN_FILE
+    info_path = RunFolder(path).run_file
     checkpoint = None
-    if (
-        not info_path.is_file()
-        and (path.parent.parent / RUN_FILE).is_file()
-        and path.parent.name == "checkpoints"
-    ):
-        checkpoint, info_path = path, path.parent.parent / RUN_FILE  # run/checkpoints/step-N
+    owner = None if info_path.is_file() else RunFolder.of_checkpoint(path)
+    if owner is not None:
+        checkpoint, info_path = path, owner.run_file  # run/checkpoints/step-N
     if not info_path.is_file():
         if not path.exists():
             raise TwinError(f"{folder}: no such run folder")

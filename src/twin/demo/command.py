@@ -101,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
         "--lr",
         "1e-3",
     ]
-    if (run_dir / "twin_run.json").is_file() or (run_dir / "checkpoints" / "latest").is_file():
+    from twin.runs import RunFolder
+
+    if RunFolder(run_dir).holds_run():
         import shutil
 
         shutil.rmtree(run_dir)  # the demo starts fresh each time

@@ -23,7 +23,7 @@ from twin.errors import TwinError
 from twin.eval import metrics as M
 from twin.eval.privacy import PROBES, probe_summary
 from twin.progress import Progress, say
-from twin.runs import RunInfo, base_info, read_run
+from twin.runs import RunFolder, RunInfo, base_info, read_run
 
 # key, label (English + Chinese), which value is best, description
 METRICS: list[tuple[str, str, str, str]] = [
@@ -77,7 +77,7 @@ def collect_systems(run_dirs: list[str], base_model: str | None) -> list[System]
         label = os.path.normpath(d)
         if any(s.label == label for s in systems):
             raise TwinError(f"{d}: listed twice")
-        kind = "checkpoint" if info.folder and info.folder.parent.name == "checkpoints" else "run"
+        kind = "checkpoint" if info.folder and RunFolder.of_checkpoint(info.folder) else "run"
         systems.append(System(label, kind, info))
     if base_model is None and not systems:
         raise TwinError("nothing to evaluate: give at least one RUN_DIR")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from twin.errors import TwinError
-from twin.runs import RUN_FILE, RunInfo
+from twin.runs import RunFolder, RunInfo
 from twin.serve.texts import DEFAULT_EXAMPLES, LANGS, text
 
 # Gradio's built-in themes; a hub theme ("owner/name") would be downloaded when the page starts,
@@ -52,12 +52,8 @@ class PageConfig:
 
 def run_file(info: RunInfo) -> Path | None:
     """twin_run.json of a run (or of the run a checkpoint belongs to)."""
-    if info.folder is None:
-        return None
-    for candidate in (info.folder / RUN_FILE, info.folder.parent.parent / RUN_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
+    run = RunFolder.containing(info.folder) if info.folder is not None else None
+    return run.run_file if run is not None else None
 
 
 def saved_settings(info: RunInfo) -> dict:

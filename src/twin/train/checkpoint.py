@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 from peft import get_peft_model_state_dict, set_peft_model_state_dict
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from twin.errors import TwinError
+from twin.runs import RunFolder
 
 
 def save_adapter(model, folder: Path) -> None:
@@ -30,11 +31,13 @@ def save_adapter(model, folder: Path) -> None:
 
 
 def save_checkpoint(
-    root: Path, step: int, model, optimizer, scheduler, state: dict, keep: int
+    run: RunFolder, step: int, model, optimizer, scheduler, state: dict, keep: int
 ) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step}"
-    tmp = root / f".tmp-step-{step}"
+    """`RUN/checkpoints/step-N`, made complete before `latest` names it; the oldest beyond `keep`
+    are removed."""
+    run.checkpoints.mkdir(parents=True, exist_ok=True)
+    final = run.checkpoint(step)
+    tmp = run.checkpoint_tmp(step)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_adapter(model, tmp)
@@ -45,23 +48,20 @@ def save_checkpoint(
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    pointer = root / ".latest.tmp"
+    pointer = run.checkpoints / ".latest.tmp"
     pointer.write_text(final.name, encoding="utf-8")
-    os.replace(pointer, root / "latest")
-    steps = sorted(
-        (p for p in root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1])
-    )
-    for old in steps[:-keep]:
+    os.replace(pointer, run.latest_pointer)
+    for old in run.checkpoint_steps()[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def latest_checkpoint(root: Path) -> Path | None:
-    pointer = root / "latest"
-    if not pointer.is_file():
-        return None
-    path = root / pointer.read_text(encoding="utf-8").strip()
-    return path if (path / "trainer_state.json").is_file() else None
+def save_best(model, run: RunFolder) -> None:
+    """`RUN/best`, replaced whole: written beside it first, so a crash leaves the previous best."""
+    shutil.rmtree(run.best_tmp, ignore_errors=True)
+    save_adapter(model, run.best_tmp)
+    shutil.rmtree(run.best, ignore_errors=True)
+    run.best_tmp.rename(run.best)
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
@@ -89,7 +89,3 @@ def weights_digest(weights: dict[str, torch.Tensor]) -> str:
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def save_weights(weights: dict[str, torch.Tensor], path: Path) -> None:
-    save_file(weights, str(path))

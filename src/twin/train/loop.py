@@ -8,12 +8,12 @@ bf16 autocast on CPUs that have it; checkpoints that resume exactly.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from twin.chat_format import choose_format
 from twin.errors import TwinError
-from twin.models import load_config, load_model, load_tokenizer, resolve_base
-from twin.runs import Generation, write_run_info
+from twin.models import BaseRef, load_config, load_model, load_tokenizer, resolve_base
+from twin.runs import Generation, RunFolder
 from twin.train import checkpoint as ckpt
 from twin.train.config import TrainConfig
 from twin.train.data import IGNORE, Example, batch_order, collate, encode, read_dataset
@@ -193,34 +193,129 @@ def train(
     """Train an adapter; returns the run's result summary (also in twin_run.json)."""
     d = setup()
     try:
-        return _train(dataset_dir, Path(out_dir), cfg, resume, progress, d)
+        return _train(dataset_dir, RunFolder(out_dir), cfg, resume, progress, d)
     finally:
         d.close()
 
 
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint (trainer_state.json) and resumed from."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0  # optimizer steps already taken in this epoch
+    best_dev_loss: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0  # evaluations in a row without a new best (early stopping counts them)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Trainer:
+    """What setup builds once and every step uses."""
+
+    cfg: TrainConfig
+    d: Dist
+    run: RunFolder
+    model: torch.nn.Module  # the PEFT model (saved, evaluated)
+    net: torch.nn.Module  # what the forward pass goes through: the model, or DDP around it
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler | None  # fp16 only
+    dtype: torch.dtype | None  # autocast dtype, None for fp32
+    base: BaseRef
+    tokenizer: object
+    train_ex: list[Example]
+    dev_ex: list[Example]
+    pad_id: int
+    total_steps: int
+    eval_every: int
+    save_every: int
+    info: dict = field(default_factory=dict)  # twin_run.json without its "result"
+
+
+@dataclass
+class Throughput:
+    """Tokens read and seconds spent in forward/backward/update (evaluation and saving excluded)."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+
+
 def _train(
-    dataset_dir: str, out: Path, cfg: TrainConfig, resume: bool, progress: bool | None, d: Dist
+    dataset_dir: str, run: RunFolder, cfg: TrainConfig, resume: bool, progress: bool | None, d: Dist
 ) -> dict:
+    """The recipe: set up, then one optimizer step at a time (evaluating and saving when due),
+    then finish the run folder."""
     started = time.perf_counter()
-    if out.exists() and not resume and any(out.iterdir()):
-        if (out / "checkpoints" / "latest").is_file():
-            raise TwinError(
-                f"{out}: holds a run already; pass --resume to continue it, or choose another -o"
+    resume = _check_folder(run, resume, d)
+    t = _setup(dataset_dir, run, cfg, d)
+    state = _start(t, resume)
+    show = d.main and (progress if progress is not None else sys.stderr.isatty())
+    bar = tqdm(total=t.total_steps, initial=state.step, desc="train", unit="step", disable=not show)
+    speed = Throughput()
+    ending = None  # "early stopping" or "interrupted"
+    with _Stop() as stop:
+        while state.step < t.total_steps and ending is None:
+            groups = _epoch_groups(t, state.epoch)
+            while state.batch_in_epoch < len(groups) and state.step < t.total_steps:
+                record = _train_step(t, groups[state.batch_in_epoch], state, speed)
+                bar.set_postfix(
+                    loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s'] or 0:.0f}"
+                )
+                bar.update(1)
+                ending = _after_step(t, state, record, stop.requested)
+                if ending:
+                    break
+            if state.batch_in_epoch >= len(groups):
+                state.epoch += 1
+                state.batch_in_epoch = 0
+    bar.close()
+    return _finish(t, state, ending, time.perf_counter() - started, dataset_dir)
+
+
+def _check_folder(run: RunFolder, resume: bool, d: Dist) -> bool:
+    """Whether to resume: refuses a folder that is not a run, or a run that --resume should continue.
+
+    A run killed before its first checkpoint left nothing to resume; it is started over (with or
+    without --resume) instead of being refused both ways.
+    """
+    if run.path.exists() and not run.path.is_dir():
+        raise TwinError(f"{run.path}: is a file, not a folder; choose another -o")
+    if not run.is_empty() and run.never_checkpointed():
+        d.barrier()  # every process has looked at the folder before the main one clears it
+        if d.main:
+            print(
+                f"{run.path}: no checkpoint was saved before it stopped; starting over",
+                file=sys.stderr,
             )
-        if not (out / "twin_run.json").is_file():
-            raise TwinError(f"{out}: exists and is not a twin run folder; choose another -o")
+            run.clear_unfinished()
+        return False
+    if not resume and not run.is_empty():
+        if run.latest_pointer.is_file():
+            raise TwinError(
+                f"{run.path}: holds a run already; pass --resume to continue it, or choose another -o"
+            )
+        if not run.run_file.is_file():
+            raise TwinError(f"{run.path}: exists and is not a twin run folder; choose another -o")
     d.barrier()  # every process has looked at the folder before the first one writes to it
+    return resume
+
+
+def _setup(dataset_dir: str, run: RunFolder, cfg: TrainConfig, d: Dist) -> Trainer:
+    """Tokenizer, examples, the PEFT model (DDP-wrapped across processes), optimizer, schedule."""
     if cfg.method == "qlora" and not d.device.startswith("cuda"):
         raise TwinError(
             "qlora needs a CUDA GPU (4-bit weights through bitsandbytes); on a CPU use --method lora"
         )
     torch.manual_seed(cfg.seed)
-
-    # --- setup
     ref = resolve_base(cfg.base)
     tokenizer = load_tokenizer(ref)
-    base_config = load_config(ref)
-    fmt = choose_format(tokenizer, base_config)
+    fmt = choose_format(tokenizer, load_config(ref))
     train_convs, dev_convs, ds_config = read_dataset(dataset_dir)
     train_ex = encode(train_convs, fmt, tokenizer, cfg.max_len)
     dev_ex = encode(dev_convs[: cfg.eval_samples], fmt, tokenizer, cfg.max_len)
@@ -243,46 +338,14 @@ def _train(
         )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    # Optimizer steps per epoch, counted as the loop below cuts them (a last short group counts).
+    # Optimizer steps per epoch, counted as the loop cuts them (a last short group counts).
     per_process = (len(batch_order(train_ex, cfg.batch, cfg.seed, 0, False)) // d.world) or 1
     per_epoch = math.ceil(per_process / cfg.accum)
     total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(total_steps, int(cfg.warmup_ratio * total_steps))
     )
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     eval_every = cfg.eval_every or max(1, total_steps // 10)
-    save_every = cfg.save_every or eval_every
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-    state = {
-        "step": 0,
-        "epoch": 0,
-        "batch_in_epoch": 0,
-        "best_dev_loss": None,
-        "best_step": None,
-        "bad_evals": 0,
-    }
-    checkpoints = out / "checkpoints"
-    metrics_path = out / "metrics.jsonl"
-    if resume:
-        last = ckpt.latest_checkpoint(checkpoints)
-        if last is None:
-            raise TwinError(f"{out}: no checkpoint to resume from (checkpoints/latest is missing)")
-        saved = json.loads((out / "twin_train_config.json").read_text(encoding="utf-8"))
-        _check_same(saved, cfg)
-        state = ckpt.load_checkpoint(last, model, optimizer, scheduler)
-        if d.main:
-            _truncate_metrics(metrics_path, state["step"])
-            print(f"resuming {out} from {last.name}", file=sys.stderr)
-    elif d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "twin_train_config.json").write_text(
-            json.dumps(cfg.to_dict(), indent=2), encoding="utf-8"
-        )
-        metrics_path.write_text("", encoding="utf-8")
-    d.barrier()
-
     info = {
         "twin_run": 1,
         "base": ref.to_dict(),
@@ -297,149 +360,200 @@ def _train(
             "dev_samples": len(dev_ex),
         },
     }
+    return Trainer(
+        cfg=cfg,
+        d=d,
+        run=run,
+        model=model,
+        net=net,
+        params=params,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=torch.amp.GradScaler("cuda") if dtype == torch.float16 else None,
+        dtype=dtype,
+        base=ref,
+        tokenizer=tokenizer,
+        train_ex=train_ex,
+        dev_ex=dev_ex,
+        pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        total_steps=total_steps,
+        eval_every=eval_every,
+        save_every=cfg.save_every or eval_every,
+        info=info,
+    )
+
+
+def _start(t: Trainer, resume: bool) -> TrainState:
+    """A fresh run folder, or the state of the checkpoint being resumed (weights restored)."""
+    run, d = t.run, t.d
+    state = TrainState()
+    if resume:
+        last = run.latest_checkpoint()
+        if last is None:
+            raise TwinError(
+                f"{run.path}: no checkpoint to resume from (checkpoints/latest is missing)"
+            )
+        _check_same(run.read_train_config(), t.cfg)
+        state = TrainState(**ckpt.load_checkpoint(last, t.model, t.optimizer, t.scheduler))
+        if d.main:
+            run.truncate_metrics(state.step)
+            print(f"resuming {run.path} from {last.name}", file=sys.stderr)
+    elif d.main:
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_train_config(t.cfg.to_dict())
+        run.start_metrics()
+    d.barrier()
     if d.main:
-        trainable = sum(p.numel() for p in params)
+        cfg, trainable = t.cfg, sum(p.numel() for p in t.params)
         print(
-            f"training {cfg.method} on {ref.display}: {len(train_ex)} samples ({len(dev_ex)} dev), "
-            f"{total_steps} steps of {cfg.batch}×{cfg.accum}×{d.world}, {trainable:,} trainable parameters, "
-            f"precision {dtype or torch.float32}".replace("torch.", ""),
+            f"training {cfg.method} on {t.base.display}: {len(t.train_ex)} samples "
+            f"({len(t.dev_ex)} dev), {t.total_steps} steps of {cfg.batch}×{cfg.accum}×{d.world}, "
+            f"{trainable:,} trainable parameters, "
+            f"precision {t.dtype or torch.float32}".replace("torch.", ""),
             file=sys.stderr,
         )
+    return state
 
-    # --- train
-    show = d.main and (progress if progress is not None else sys.stderr.isatty())
-    bar = tqdm(
-        total=total_steps, initial=state["step"], desc="train", unit="step", disable=not show
-    )
-    tokens_seen = 0
-    train_seconds = 0.0  # time in forward/backward/update only: evaluation and saving excluded
-    stopped_early = interrupted = False
-    with _Stop() as stop:
-        while state["step"] < total_steps and not (stopped_early or interrupted):
-            batches = batch_order(
-                train_ex, cfg.batch, cfg.seed, state["epoch"], cfg.group_by_length
+
+def _epoch_groups(t: Trainer, epoch: int) -> list[list[list[int]]]:
+    """This process's share of the epoch's batches, cut into groups of `accum` (one step each)."""
+    cfg, d = t.cfg, t.d
+    batches = batch_order(t.train_ex, cfg.batch, cfg.seed, epoch, cfg.group_by_length)
+    if len(batches) < d.world:
+        raise TwinError(
+            f"{len(batches)} batches cannot feed {d.world} processes; use a smaller --batch or fewer processes"
+        )
+    mine = batches[d.rank :: d.world][: (len(batches) // d.world) or 1]
+    return [mine[i : i + cfg.accum] for i in range(0, len(mine), cfg.accum)]
+
+
+def _train_step(
+    t: Trainer, group_batches: list[list[int]], state: TrainState, speed: Throughput
+) -> dict:
+    """One optimizer step over a group of micro-batches; returns its metrics record.
+
+    The loss is summed over trained tokens and divided by the count of trained tokens in the
+    whole group on every process, so accumulation and processes do not change the gradient.
+    Gradients are only synchronised across processes on the group's last micro-batch.
+    """
+    d = t.d
+    step_start = time.perf_counter()
+    group = [collate([t.train_ex[j] for j in b], t.pad_id) for b in group_batches]
+    local_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in group)
+    (global_tokens,) = d.sum(local_tokens)
+    loss_total = 0.0
+    read = 0
+    for k, batch in enumerate(group):
+        sync = k == len(group) - 1 or not d.active
+        with nullcontext() if sync else t.net.no_sync():
+            loss_sum, _ = _loss_sum(t.net, batch, d.device, t.dtype)
+            loss = loss_sum * d.world / max(1.0, global_tokens)
+            (t.scaler.scale(loss) if t.scaler else loss).backward()
+        loss_total += loss_sum.item()
+        read += int(batch["attention_mask"].sum())
+    _update(t)
+    step_seconds = time.perf_counter() - step_start
+    speed.seconds += step_seconds
+    speed.tokens += read
+    state.step += 1
+    state.batch_in_epoch += 1
+    (loss_all,) = d.sum(loss_total)
+    train_loss = loss_all / max(1.0, global_tokens)
+    all_tokens, step_tokens = d.sum(speed.tokens, read)
+    return {
+        "step": state.step,
+        "epoch": state.epoch,
+        "loss": round(train_loss, 5),
+        "lr": t.scheduler.get_last_lr()[0],
+        "trained_tokens": int(global_tokens),
+        "tokens": int(step_tokens),  # non-padding tokens read in this step
+        "step_s": round(step_seconds, 4),
+        "tokens_per_s": round(all_tokens / speed.seconds, 1) if speed.seconds > 0 else None,
+    }
+
+
+def _update(t: Trainer) -> None:
+    """Clip, step the optimizer (through the fp16 GradScaler when there is one) and the schedule."""
+    if t.scaler:
+        t.scaler.unscale_(t.optimizer)
+    torch.nn.utils.clip_grad_norm_(t.params, t.cfg.max_grad_norm)
+    if t.scaler:
+        t.scaler.step(t.optimizer)
+        t.scaler.update()
+    else:
+        t.optimizer.step()
+    t.scheduler.step()
+    t.optimizer.zero_grad(set_to_none=True)
+
+
+def _after_step(t: Trainer, state: TrainState, record: dict, stop_requested: bool) -> str | None:
+    """Evaluate and keep the best when due, log the step, checkpoint when due.
+
+    Returns why training ends here ("early stopping", "interrupted"), or None to go on.
+    """
+    d = t.d
+    last_step = state.step == t.total_steps
+    stopped_early = False
+    if state.step % t.eval_every == 0 or last_step:
+        stopped_early = _evaluate_and_keep_best(t, state, record)
+    if d.main:
+        t.run.append_metrics(record)
+    interrupted = _agree(stop_requested, d)
+    if state.step % t.save_every == 0 or last_step or stopped_early or interrupted:
+        if d.main:
+            ckpt.save_checkpoint(
+                t.run,
+                state.step,
+                t.model,
+                t.optimizer,
+                t.scheduler,
+                state.to_dict(),
+                t.cfg.keep_checkpoints,
             )
-            mine = batches[d.rank :: d.world][: (len(batches) // d.world) or 1]
-            groups = [mine[i : i + cfg.accum] for i in range(0, len(mine), cfg.accum)]
-            if len(batches) < d.world:
-                raise TwinError(
-                    f"{len(batches)} batches cannot feed {d.world} processes; use a smaller --batch or fewer processes"
-                )
-            while state["batch_in_epoch"] < len(groups) and state["step"] < total_steps:
-                step_start = time.perf_counter()
-                step_tokens = tokens_seen
-                group = [
-                    collate([train_ex[j] for j in b], pad_id)
-                    for b in groups[state["batch_in_epoch"]]
-                ]
-                local_tokens = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in group)
-                (global_tokens,) = d.sum(local_tokens)
-                loss_total = 0.0
-                for k, batch in enumerate(group):
-                    sync = k == len(group) - 1 or not d.active
-                    ctx = nullcontext() if sync else net.no_sync()
-                    with ctx:
-                        loss_sum, _ = _loss_sum(net, batch, d.device, dtype)
-                        loss = loss_sum * d.world / max(1.0, global_tokens)
-                        (scaler.scale(loss) if scaler else loss).backward()
-                    loss_total += loss_sum.item()
-                    tokens_seen += int(batch["attention_mask"].sum())
-                if scaler:
-                    scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                if scaler:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step_seconds = time.perf_counter() - step_start
-                train_seconds += step_seconds
-                state["step"] += 1
-                state["batch_in_epoch"] += 1
-                (loss_all,) = d.sum(loss_total)
-                train_loss = loss_all / max(1.0, global_tokens)
-                all_tokens, step_tokens = d.sum(tokens_seen, tokens_seen - step_tokens)
-                record = {
-                    "step": state["step"],
-                    "epoch": state["epoch"],
-                    "loss": round(train_loss, 5),
-                    "lr": scheduler.get_last_lr()[0],
-                    "trained_tokens": int(global_tokens),
-                    "tokens": int(step_tokens),  # non-padding tokens read in this step
-                    "step_s": round(step_seconds, 4),
-                    "tokens_per_s": round(all_tokens / train_seconds, 1)
-                    if train_seconds > 0
-                    else None,
-                }
-                bar.set_postfix(
-                    loss=f"{train_loss:.3f}", tok_s=f"{record['tokens_per_s'] or 0:.0f}"
-                )
-                bar.update(1)
-                last_step = state["step"] == total_steps
-                if state["step"] % eval_every == 0 or last_step:
-                    dev_loss = evaluate(model, dev_ex, cfg.batch, pad_id, d, dtype)
-                    if dev_loss is not None:
-                        record["dev_loss"] = round(dev_loss, 5)
-                        record["dev_ppl"] = round(math.exp(min(dev_loss, 50)), 3)
-                        best = state["best_dev_loss"]
-                        if best is None or dev_loss < best:
-                            state["best_dev_loss"], state["best_step"], state["bad_evals"] = (
-                                dev_loss,
-                                state["step"],
-                                0,
-                            )
-                            if d.main:
-                                _save_best(model, out)
-                        else:
-                            state["bad_evals"] += 1
-                            if cfg.early_stopping and state["bad_evals"] >= cfg.early_stopping:
-                                stopped_early = True
-                if d.main:
-                    with open(metrics_path, "a", encoding="utf-8") as f:
-                        f.write(json.dumps(record) + "\n")
-                interrupted = _agree(stop.requested, d)
-                if state["step"] % save_every == 0 or last_step or stopped_early or interrupted:
-                    if d.main:
-                        ckpt.save_checkpoint(
-                            checkpoints,
-                            state["step"],
-                            model,
-                            optimizer,
-                            scheduler,
-                            state,
-                            cfg.keep_checkpoints,
-                        )
-                    d.barrier()
-                if stopped_early or interrupted:
-                    break
-            if state["batch_in_epoch"] >= len(groups):
-                state["epoch"] += 1
-                state["batch_in_epoch"] = 0
-    bar.close()
+        d.barrier()
+    if interrupted:
+        return "interrupted"
+    return "early stopping" if stopped_early else None
 
-    # --- save
-    seconds = time.perf_counter() - started
+
+def _evaluate_and_keep_best(t: Trainer, state: TrainState, record: dict) -> bool:
+    """Dev loss into the record; a new best is saved to best/. True: stop early."""
+    dev_loss = evaluate(t.model, t.dev_ex, t.cfg.batch, t.pad_id, t.d, t.dtype)
+    if dev_loss is None:
+        return False
+    record["dev_loss"] = round(dev_loss, 5)
+    record["dev_ppl"] = round(math.exp(min(dev_loss, 50)), 3)
+    if state.best_dev_loss is None or dev_loss < state.best_dev_loss:
+        state.best_dev_loss, state.best_step, state.bad_evals = dev_loss, state.step, 0
+        if t.d.main:
+            ckpt.save_best(t.model, t.run)
+        return False
+    state.bad_evals += 1
+    return bool(t.cfg.early_stopping and state.bad_evals >= t.cfg.early_stopping)
+
+
+def _finish(
+    t: Trainer, state: TrainState, ending: str | None, seconds: float, dataset_dir: str
+) -> dict:
+    """The result summary; the main process writes the adapter, loss plot and twin_run.json."""
+    d = t.d
     result = {
-        "steps": state["step"],
-        "total_steps": total_steps,
-        "best_step": state["best_step"],
-        "best_dev_loss": state["best_dev_loss"],
-        "stopped": "interrupted"
-        if interrupted
-        else ("early stopping" if stopped_early else "done"),
+        "steps": state.step,
+        "total_steps": t.total_steps,
+        "best_step": state.best_step,
+        "best_dev_loss": state.best_dev_loss,
+        "stopped": ending or "done",
         "seconds": round(seconds, 1),
     }
     if d.active:  # every process must end with the same weights; recorded so it can be checked
-        result["rank_digests"] = d.gather(ckpt.weights_digest(ckpt.adapter_weights(model)))
+        result["rank_digests"] = d.gather(ckpt.weights_digest(ckpt.adapter_weights(t.model)))
         if len(set(result["rank_digests"])) > 1 and d.main:
             print("warning: the processes ended with different weights", file=sys.stderr)
     if d.main:
-        _finish(out, model, tokenizer, info, result, state)
-        if interrupted:
+        _write_run(t, result, state)
+        if ending == "interrupted":
             print(
-                f"stopped at step {state['step']}; continue with: twin train {dataset_dir} -o {out} --resume",
+                f"stopped at step {state.step}; continue with: twin train {dataset_dir} -o {t.run.path} --resume",
                 file=sys.stderr,
             )
     d.barrier()
@@ -452,52 +566,27 @@ def _agree(flag: bool, d: Dist) -> bool:
     return n > 0
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Forget metrics logged after the checkpoint being resumed: those steps run again."""
-    if not path.is_file():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    keep = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-
-
-def _save_best(model, out: Path) -> None:
-    best = out / "best"
-    tmp = out / ".best.tmp"
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
-    ckpt.save_adapter(model, tmp)
-    shutil.rmtree(best, ignore_errors=True)
-    tmp.rename(best)
-
-
-def _finish(out: Path, model, tokenizer, info: dict, result: dict, state: dict) -> None:
+def _write_run(t: Trainer, result: dict, state: TrainState) -> None:
     """The run folder's root holds the adapter to use: the best by dev loss, else the last."""
     import shutil
 
     from twin.train.plot import plot_losses
 
-    if (out / "best" / "adapter_model.safetensors").is_file():
+    run = t.run
+    if (run.best / "adapter_model.safetensors").is_file():
         for name in ("adapter_model.safetensors", "adapter_config.json"):
-            shutil.copyfile(out / "best" / name, out / name)
-        result["adapter"] = (
-            f"best (step {state['best_step']}, dev loss {state['best_dev_loss']:.4f})"
-        )
+            shutil.copyfile(run.best / name, run.path / name)
+        result["adapter"] = f"best (step {state.best_step}, dev loss {state.best_dev_loss:.4f})"
     else:
-        ckpt.save_adapter(model, out)
-        result["adapter"] = f"last (step {state['step']})"
-    tokenizer.save_pretrained(out)
-    metrics = [
-        json.loads(line)
-        for line in (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+        ckpt.save_adapter(t.model, run.path)
+        result["adapter"] = f"last (step {state.step})"
+    t.tokenizer.save_pretrained(run.path)
+    metrics = run.read_metrics()
     if metrics:
-        plot_losses(metrics, out / "loss.png")
+        plot_losses(metrics, run.loss_plot)
         result["final_train_loss"] = metrics[-1]["loss"]
         result["first_train_loss"] = metrics[0]["loss"]
-    write_run_info(out, {**info, "result": result})
+    run.write_info({**t.info, "result": result})
 
 
 def _check_same(saved: dict, cfg: TrainConfig) -> None:
