@@ -1,4 +1,4 @@
-"""Telegram Desktop, DiscordChatExporter and Messenger/Instagram JSON importers (formats.md §4, §6)."""
+"""Telegram Desktop, DiscordChatExporter and Messenger/Instagram JSON importers (docs/formats.md §4, §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QQ message-manager TXT, QQChatExporter JSON (one file and chunked) and LINE TXT (formats.md §3, §6)."""
+"""QQ message-manager TXT, QQChatExporter JSON (one file and chunked) and LINE TXT (docs/formats.md §3, §6)."""
 
 from __future__ import annotations
 

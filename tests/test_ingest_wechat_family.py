@@ -1,5 +1,5 @@
 """WeChat exports beside WeChatMsg's messages.csv: the 2025 CSV (WeChat 4.0), PyWxDump CSV, and
-WeChatMsg TXT. Fixtures follow formats.md §1–2 and the exporters' own writers."""
+WeChatMsg TXT. Fixtures follow docs/formats.md §1–2 and the exporters' own writers."""
 
 from __future__ import annotations
 

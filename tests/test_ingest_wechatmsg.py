@@ -1,4 +1,4 @@
-"""WeChatMsg / 留痕 CSV (formats.md §1): every version, the edge cases, bad rows, a property test.
+"""WeChatMsg / 留痕 CSV (docs/formats.md §1): every version, the edge cases, bad rows, a property test.
 
 Files are written here with Python's csv writer, as WeChatMsg did: minimal quoting, CRLF row ends,
 bare LF inside quoted fields, `"` doubled.
@@ -82,7 +82,7 @@ def fails(twin, tmp_path):
     return run
 
 
-# --- the example of formats.md, >=1.0.2 (BOM) ------------------------------------------------
+# --- the example of docs/formats.md §1, >=1.0.2 (BOM) ------------------------------------------
 
 EXAMPLE = (
     "\ufefflocalId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender\r\n"

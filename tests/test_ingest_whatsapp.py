@@ -1,4 +1,4 @@
-"""WhatsApp "Export chat" TXT (formats.md §5): Android and iOS lines, locales, media, date order."""
+"""WhatsApp "Export chat" TXT (docs/formats.md §5): Android and iOS lines, locales, media, date order."""
 
 from __future__ import annotations
 

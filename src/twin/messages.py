@@ -1,6 +1,6 @@
 """The one message schema (messages.jsonl) that every importer produces and `build` reads.
 
-See docs/formats.md. A line is a JSON object with, in this order:
+See docs/architecture.md ("The messages.jsonl schema"). A line is a JSON object with, in this order:
   chat, chat_name, group, sender, [sender_id], me, time, kind, text, [reply_to], [id],
   [forwarded], source
 Optional keys are written only when they carry something.

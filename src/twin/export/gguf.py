@@ -2,7 +2,7 @@
 
 Why our own writer (with the `gguf` package) and not llama.cpp's converter scripts: those ship only
 inside llama.cpp's sources, not in any wheel, and the facts that matter are few and measured
-(/work/shared/llamacpp-notes.md):
+(docs/llamacpp.md):
 - llama.cpp keeps attn_q/attn_k rows of llama-architecture models in its own order, and
   transformers un-permutes them when it loads a GGUF, so everything coming from transformers
   (merged weights, LoRA B rows) is permuted back here. Without it replies silently diverge.

@@ -1,4 +1,5 @@
-"""Read chat exports into one messages.jsonl (its fields: docs/formats.md; the stages: docs/architecture.md).
+"""Read chat exports into one messages.jsonl (its fields: docs/architecture.md; the formats
+read: docs/formats.md).
 
 EXPORT may be a file, a folder (walked), or a zip. The format of each file is detected from its
 content; --format overrides. Who "me" is comes from the file where it says so, otherwise from

@@ -44,7 +44,7 @@ def cached_run_gguf(info: RunInfo, quant: str = "q8_0", progress: bool = True) -
 
     Keyed by the adapter's bytes, the base and the format version, so a retrained run or a new
     base never reuses a stale file. Q8_0 was the fastest and matched transformers' greedy replies
-    on every prompt tried (llamacpp-notes.md).
+    on every prompt tried (docs/llamacpp.md).
     """
     from twin.export.gguf import run_model_gguf
     from twin.models import cache_dir

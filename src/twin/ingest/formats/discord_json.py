@@ -1,4 +1,4 @@
-"""DiscordChatExporter JSON: one channel (or DM) per file (formats.md §6).
+"""DiscordChatExporter JSON: one channel (or DM) per file (docs/formats.md §6).
 
 `{guild, channel: {id, type, name, …}, messages: [{id, type, timestamp, content, author: {id,
 name, nickname, isBot}, attachments, stickers, reference: {messageId}, …}]}`. The export does not

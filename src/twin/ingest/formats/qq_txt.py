@@ -1,4 +1,4 @@
-"""QQ message manager (消息管理器) TXT export: many chats in one file (formats.md §3).
+"""QQ message manager (消息管理器) TXT export: many chats in one file (docs/formats.md §3).
 
 ```
 消息记录（此消息记录为文本格式，不支持重新导入）

@@ -1,4 +1,4 @@
-"""Telegram Desktop "Export chat history" / "Export Telegram data" `result.json` (formats.md §4).
+"""Telegram Desktop "Export chat history" / "Export Telegram data" `result.json` (docs/formats.md §4).
 
 Two shapes: a single chat `{name, type, id, messages}`, and a full export
 `{personal_information: {user_id, …}, chats: {list: […]}, left_chats: {list: […]}, …}`. Only the

@@ -5,6 +5,7 @@ the csv module for the rest, with the same result); this module maps them to mes
 texts, chats keyed as (TalkerId, Remark, NickName), senders named. `read_table` gives `twin build`
 the columns themselves; `parse` gives `twin ingest` one Message per row. Both are tested against
 a row-by-row reference parser (tests/wechatmsg_reference.py) on every version's layout.
+The versions and their quirks: docs/formats.md §1.
 """
 
 from __future__ import annotations

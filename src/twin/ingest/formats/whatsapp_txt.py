@@ -1,4 +1,4 @@
-"""WhatsApp "Export chat" TXT, Android and iOS, every date/time locale (formats.md §5).
+"""WhatsApp "Export chat" TXT, Android and iOS, every date/time locale (docs/formats.md §5).
 
 Android: `1/4/23, 7:02 PM - Author: text`, one file per chat (`WhatsApp Chat with X.txt`).
 iOS: `[04/01/2023, 19:05:02] Author: text` in `_chat.txt` inside a zip with the media; U+200E
