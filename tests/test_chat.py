@@ -308,3 +308,87 @@ def test_prompt_trimming_renders_a_long_history_a_few_times_not_once_per_pair(
     assert len(ids) <= gen.context - 64
     assert len(renders) <= 5, len(renders)
     assert sum(renders) <= 2001 + 4 * 200  # the whole history once, then only short tails
+
+
+# --- remote code: only behind --trust-remote-code
+
+EVIL_CONFIG = """import os
+from pathlib import Path
+from transformers import LlamaConfig
+
+Path(os.environ["TWIN_TEST_MARKER"]).write_text("ran", encoding="utf-8")
+
+
+class EvilConfig(LlamaConfig):
+    model_type = "twinevil"
+"""
+EVIL_MODEL = """from transformers import LlamaForCausalLM
+
+from .configuration_evil import EvilConfig
+
+
+class EvilForCausalLM(LlamaForCausalLM):
+    config_class = EvilConfig
+"""
+
+
+def _remote_code_base(tiny_model, folder, model_type="twinevil"):
+    import shutil
+
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["model_type"] = model_type
+    config["auto_map"] = {
+        "AutoConfig": "configuration_evil.EvilConfig",
+        "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM",
+    }
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "configuration_evil.py").write_text(EVIL_CONFIG, encoding="utf-8")
+    (folder / "modeling_evil.py").write_text(EVIL_MODEL, encoding="utf-8")
+    return folder
+
+
+def test_a_base_runs_its_own_code_only_when_asked(twin, tiny_model, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("TWIN_TEST_MARKER", str(marker))
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    base = _remote_code_base(tiny_model, tmp_path / "evil")
+    r = twin("chat", "--base", base, "--prompt", "hello there", "--max-new-tokens", "2")
+    assert r.code == 1 and "--trust-remote-code" in r.err and "Traceback" not in r.err
+    assert not marker.exists()  # nothing of the folder's code ran
+    r = twin(
+        "chat", "--base", base, "--prompt", "hi", "--max-new-tokens", "2", "--trust-remote-code"
+    )
+    assert r.code == 0, r.err
+    assert marker.exists() and "--trust-remote-code" in r.err  # said when it is used
+
+
+def test_chatglm_needing_remote_code_is_explained(twin, tiny_model, tmp_path):
+    base = _remote_code_base(tiny_model, tmp_path / "chatglm2-6b", model_type="chatglm")
+    r = twin("chat", "--base", base, "--prompt", "hello there")
+    assert r.code == 1 and "ChatGLM" in r.err and "--trust-remote-code" in r.err
+
+
+def test_a_run_trained_with_remote_code_asks_again(twin, tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    data = json.loads((run / "twin_run.json").read_text(encoding="utf-8"))
+    data["base"]["trust_remote_code"] = True  # as training with --trust-remote-code records
+    (run / "twin_run.json").write_text(json.dumps(data), encoding="utf-8")
+    r = twin("chat", run, "--prompt", "hello there", "--max-new-tokens", "2")
+    assert r.code == 1 and "--trust-remote-code" in r.err and "twin_run.json" in r.err
+    r = twin("chat", run, "--prompt", "hello there", "--max-new-tokens", "2", "--trust-remote-code")
+    assert r.code == 0, r.err
+
+
+def test_the_run_records_whether_remote_code_was_allowed(tiny_model):
+    from twin.models import allow_remote_code, resolve_base
+
+    try:
+        assert resolve_base(str(tiny_model)).to_dict()["trust_remote_code"] is False
+        allow_remote_code(True)
+        assert resolve_base(str(tiny_model)).to_dict()["trust_remote_code"] is True
+    finally:
+        allow_remote_code(False)

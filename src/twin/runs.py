@@ -187,13 +187,24 @@ class RunInfo:
     train: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)
     name: str | None = None
+    trust_remote_code: bool = False  # trained with --trust-remote-code (its base runs own code)
 
     @property
     def label(self) -> str:
         return str(self.folder) if self.folder else f"{self.base_spec} (untuned)"
 
     def base(self) -> BaseRef:
-        return resolve_base(self.base_spec)
+        """The run's base; one that runs its own code needs --trust-remote-code again here: a
+        run shared by someone else must not run code its user did not ask for."""
+        ref = resolve_base(self.base_spec)
+        if self.trust_remote_code and not ref.trust_remote_code:
+            raise TwinError(
+                f"{self.label}: its base {self.base_spec} runs Python code shipped with it (the "
+                f"run was trained with --trust-remote-code, as its {RUN_FILE} records); twin "
+                "runs such code only when asked: add --trust-remote-code if you trust "
+                f"{self.base_spec}"
+            )
+        return ref
 
 
 def write_run_info(folder: Path, data: dict) -> None:
@@ -229,6 +240,7 @@ def read_run(folder: str | Path) -> RunInfo:
             train=data.get("train", {}),
             result=data.get("result", {}),
             name=data.get("name"),
+            trust_remote_code=bool(data["base"].get("trust_remote_code", False)),
         )
     except (ValueError, KeyError, TypeError) as e:
         raise TwinError(f"{info_path}: unreadable run description ({e})") from e

@@ -61,7 +61,13 @@ def _public_run(info: RunInfo, cfg: PageConfig) -> dict:
     if not _is_hub_id(info):
         ref = info.base()
         label = ref.display if ref.spec == "default" else Path(ref.spec).name
-        base = {"spec": label, "path": "base", "gguf_file": None, "local": True}
+        base = {
+            "spec": label,
+            "path": "base",
+            "gguf_file": None,
+            "local": True,
+            "trust_remote_code": info.trust_remote_code,
+        }
     data["base"] = base
     train = dict(data.get("train") or {})
     if "base" in train:

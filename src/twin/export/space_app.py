@@ -32,7 +32,9 @@ TIMEOUT = 120.0  # seconds without a new token before a reply is abandoned
 log = logging.getLogger("twin-space")
 
 BASE = str(HERE / "base") if (HERE / "base" / "config.json").is_file() else RUN["base"]["spec"]
-REMOTE_CODE = FORMAT["kind"] == "chatglm"  # ChatGLM ships its model code with its weights
+# Only a run trained with --trust-remote-code (ChatGLM ships its model code with its weights);
+# runs recorded before that flag existed: ChatGLM ones.
+REMOTE_CODE = bool(RUN["base"].get("trust_remote_code", FORMAT["kind"] == "chatglm"))
 tokenizer = AutoTokenizer.from_pretrained(BASE, trust_remote_code=REMOTE_CODE)
 if tokenizer.pad_token is None:
     tokenizer.pad_token = tokenizer.eos_token
