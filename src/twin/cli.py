@@ -39,6 +39,10 @@ VERBS = {
         "twin.models_command",
         "the base models worth using: languages, memory, training time; download one",
     ),
+    "notebook": (
+        "twin.notebook.command",
+        "write a Kaggle or Colab notebook (and the zip to upload) that trains on a free GPU",
+    ),
     "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
 }
 
