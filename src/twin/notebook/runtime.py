@@ -54,23 +54,59 @@ def check_install(info: dict) -> str:
     return line
 
 
-def fetch_base(base: str, smoke: bool = False) -> str:
-    """Download a hub base into the Hugging Face cache with a progress bar (resumable), so
-    training and evaluation load it from disk; the embedded default needs nothing."""
-    if smoke or base == "default":
-        from twin.models import DEFAULT_NAME
+def hub_token() -> str | None:
+    """A Hugging Face token for gated bases: HF_TOKEN, else a Kaggle secret or a Colab secret
+    named HF_TOKEN (None when there is none: public bases need no token)."""
+    if os.environ.get("HF_TOKEN"):
+        return os.environ["HF_TOKEN"]
+    try:
+        from kaggle_secrets import UserSecretsClient
 
-        print(f"Base model: {DEFAULT_NAME}, embedded in twin: nothing to download.")
-        return "default"
-    from huggingface_hub import HfApi, snapshot_download
+        return UserSecretsClient().get_secret("HF_TOKEN")
+    except Exception:  # not on Kaggle, or no such secret
+        pass
+    try:
+        from google.colab import userdata
 
-    files = HfApi().list_repo_files(base)
-    ignore = ["*.gguf", "*.onnx", "*.msgpack", "*.h5", "*.ot", "original/*"]
-    if any(f.endswith(".safetensors") for f in files):
-        ignore += ["*.bin", "*.pth", "*.pt"]  # the same weights twice: keep the safe format
-    print(f"Downloading {base} (progress below; a rerun continues where it stopped) …")
-    path = snapshot_download(base, ignore_patterns=ignore)
-    size = sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+        return userdata.get("HF_TOKEN")
+    except Exception:  # not on Colab, or no such secret
+        return None
+
+
+def fetch_base(base: str, smoke: bool = False, snapshot=None) -> str:
+    """Download a hub base into the Hugging Face cache with a progress bar per file (a rerun
+    resumes), weights as safetensors only, so training and evaluation load it from disk. The
+    embedded bases need nothing. `snapshot` is huggingface_hub's snapshot_download (tests fake it)."""
+    from twin import catalog
+    from twin.hub import ALLOW
+
+    entry = catalog.find(base)
+    if smoke or (entry is not None and entry.source == "embedded") or base == "default":
+        name = entry.name if entry is not None and not smoke else "the embedded default"
+        print(f"Base model: {name}, installed with twin's packages: nothing to download.")
+        return "default" if smoke else base
+    if snapshot is None:
+        from huggingface_hub import snapshot_download as snapshot
+    token = hub_token()
+    if token:
+        os.environ["HF_TOKEN"] = token  # training runs in a child process: it inherits it
+    print(f"Downloading {base} (a rerun continues where it stopped) …", flush=True)
+    try:
+        path = Path(snapshot(repo_id=base, allow_patterns=ALLOW, token=token))
+    except Exception as e:  # network, gated, missing: the hub client raises many kinds
+        gated = entry is not None and entry.gated
+        hint = (
+            " It is gated: accept its terms on huggingface.co, then add your token as a secret"
+            " named HF_TOKEN (Kaggle: Add-ons -> Secrets; Colab: the key icon) and run again."
+            if gated
+            else " Is the notebook's internet on?"
+        )
+        raise TwinError(f"could not download {base} ({str(e).splitlines()[0]}).{hint}") from e
+    if not any(path.glob("*.safetensors")):
+        raise TwinError(
+            f"{base}: no .safetensors weights on the hub (twin loads no pickled weights)"
+        )
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     print(f"Base model: {base}, {size / 1e9:.1f} GB in {path}")
     return base
 
