@@ -3,10 +3,11 @@
 Runs `twin build` on the generated 1,000,000-message WeChatMsg CSV with every trick on, and
 with one trick switched off at a time, round-robin: every round runs each variant once, and the
 order is rotated and reversed from round to round, so a drift in the machine's speed (it is
-shared) spreads over all variants alike. Prints, per trick, the median wall time with and
-without it, the spread (the larger interquartile range of the two), and whether the median moved
-by more than the spread. CPU seconds (build + report worker) are shown beside: they are less
-sensitive to other work on the machine than wall time.
+shared) spreads over all variants alike. For each trick it reports wall time and CPU seconds
+(build + report worker; far less sensitive than wall time to other work on the machine): the
+medians with and without it, each with its spread (interquartile range), and the per-round
+paired difference (without - with, same round) with its interquartile range. A trick pays when
+switching it off makes the paired median worse by more than that range, in wall time or in CPU.
 
 A trick is switched off by patching it out before the CLI runs (see VARIANTS), never by a
 setting in twin itself.
@@ -32,7 +33,6 @@ VARIANTS = {
     "report process": "the report is drawn in the build's own process (no fork)",
     "fork before numpy": "twin.ingest's pipeline (numpy, pyarrow) imported before the fork, "
     "as an eager twin.ingest (no lazy __getattr__) would",
-    "second fork": "the report worker draws every chart itself (no helper fork)",
     "OpenBLAS 1 thread": "numpy loads with OpenBLAS's default thread count",
     "gc.freeze": "fast_start.freeze_imports does nothing",
 }
@@ -50,18 +50,13 @@ def _switch_off(variant: str) -> None:
         fs.freeze_imports = lambda: None
     elif variant == "fork before numpy":
         import twin.ingest.pipeline  # noqa: F401
-    elif variant in ("report process", "second fork"):
+    elif variant == "report process":
         from twin.dataset import report_worker as rw
 
-        if variant == "second fork":
-            draw = rw._draw
-            rw._draw = lambda charts, processes: draw(charts, 1)
-        else:
+        def no_fork(self) -> None:  # noqa: ANN001
+            self._process = self._conn = self._folder = None
 
-            def no_fork(self) -> None:  # noqa: ANN001
-                self._process = self._conn = self._folder = None
-
-            rw.ReportWorker.__init__ = no_fork
+        rw.ReportWorker.__init__ = no_fork
 
 
 def _variant_main(variant: str, argv: list[str]) -> int:
@@ -71,9 +66,32 @@ def _variant_main(variant: str, argv: list[str]) -> int:
     return main(argv)
 
 
-def _quartiles(values: list[float]) -> tuple[float, float, float]:
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
+def _iqr(values: list[float]) -> float:
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q3 - q1
+
+
+def _compare(with_: list[dict], without: list[dict]) -> dict:
+    """Medians, spreads and paired differences of wall and CPU seconds."""
+    out: dict = {}
+    pays = False
+    for name, key in (("wall", "seconds"), ("cpu", "cpu_seconds")):
+        a = [r[key] for r in with_]
+        b = [r[key] for r in without]
+        diff = [y - x for x, y in zip(a, b, strict=True)]
+        paired, spread = statistics.median(diff), _iqr(diff)
+        out[name] = {
+            "median_with": round(statistics.median(a), 3),
+            "iqr_with": round(_iqr(a), 3),
+            "median_without": round(statistics.median(b), 3),
+            "iqr_without": round(_iqr(b), 3),
+            "paired_median": round(paired, 3),
+            "paired_iqr": round(spread, 3),
+            "all_without": b,
+        }
+        pays |= paired > spread
+    out["pays"] = pays
+    return out
 
 
 def main() -> dict:
@@ -100,50 +118,33 @@ def main() -> dict:
                        str(csv_path), "-o", str(out)]  # fmt: skip
                 runs[variant].append(measure(cmd))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
-    rows = {}
-    base = [x["seconds"] for x in runs["all on"]]
-    base_cpu = [x["cpu_seconds"] for x in runs["all on"]]
-    b1, bmed, b3 = _quartiles(base)
-    for variant in variants[1:]:
-        off = [x["seconds"] for x in runs[variant]]
-        o1, omed, o3 = _quartiles(off)
-        spread = max(b3 - b1, o3 - o1)
-        rows[variant] = {
-            "switched_off": VARIANTS[variant],
-            "median_with_s": round(bmed, 3),
-            "median_without_s": round(omed, 3),
-            "gain_s": round(omed - bmed, 3),
-            "spread_s": round(spread, 3),
-            "pays": omed - bmed > spread,
-            "cpu_median_with_s": round(statistics.median(base_cpu), 3),
-            "cpu_median_without_s": round(
-                statistics.median(x["cpu_seconds"] for x in runs[variant]), 3
-            ),
-            "peak_rss_mb_with": round(statistics.median(x["peak_rss_mb"] for x in runs["all on"])),
-            "peak_rss_mb_without": round(
-                statistics.median(x["peak_rss_mb"] for x in runs[variant])
-            ),
-            "all_seconds_without": off,
-        }
+    rows = {variant: _compare(runs["all on"], runs[variant]) for variant in variants[1:]}
+    for variant, row in rows.items():
+        row["switched_off"] = VARIANTS[variant]
     result = {
         "benchmark": "startup",
         "messages": None if args.csv else args.n,
         "csv": csv_path.name,
         "rounds": args.rounds,
         "machine": machine(),
-        "all_seconds_with": base,
+        "note": "the machine was shared with other work: see the spreads",
+        "all_on": {k: [x[k] for x in runs["all on"]] for k in ("seconds", "cpu_seconds")},
         "tricks": rows,
-        "rule": "a trick pays when switching it off moves the median wall time up by more than "
-        "the spread (the larger interquartile range of the two variants)",
+        "rule": "a trick pays when switching it off makes the median of the per-round paired "
+        "differences worse by more than their interquartile range, in wall time or CPU seconds",
     }
     path = save("startup", result)
-    head = f"{'trick':<20} {'with':>7} {'without':>8} {'gain':>7} {'spread':>7}  {'CPU with/without':>17}  pays"
-    print(head)
-    for variant, row in rows.items():
+    print(
+        f"{'trick off':<18} {'wall with':>9} {'without':>8} {'paired':>14}"
+        f" {'CPU with':>9} {'without':>8} {'paired':>14}  pays"
+    )
+    for variant, r in rows.items():
+        w, c = r["wall"], r["cpu"]
         print(
-            f"{variant:<20} {row['median_with_s']:>7.3f} {row['median_without_s']:>8.3f} "
-            f"{row['gain_s']:>+7.3f} {row['spread_s']:>7.3f}  "
-            f"{row['cpu_median_with_s']:>7.2f} / {row['cpu_median_without_s']:<7.2f}  {row['pays']}"
+            f"{variant:<18} {w['median_with']:>9.3f} {w['median_without']:>8.3f} "
+            f"{w['paired_median']:>+7.3f}±{w['paired_iqr']:<6.3f} "
+            f"{c['median_with']:>9.3f} {c['median_without']:>8.3f} "
+            f"{c['paired_median']:>+7.3f}±{c['paired_iqr']:<6.3f}  {r['pays']}"
         )
     print(f"saved {path}")
     return result
