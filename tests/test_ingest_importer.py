@@ -9,7 +9,7 @@ import pytest
 
 from twin.ingest import formats
 from twin.ingest.formats import wechatmsg_csv
-from twin.ingest.importer import ME_RULES, Importer, TableImporter, check
+from twin.ingest.importer import ME_RULES, Importer, NearMissImporter, TableImporter, check
 
 
 def test_every_format_is_an_importer():
@@ -24,6 +24,11 @@ def test_every_format_is_an_importer():
 def test_only_formats_with_a_column_reader_are_table_importers():
     tables = [m.NAME for m in formats.all_formats() if isinstance(m, TableImporter)]
     assert tables == [wechatmsg_csv.NAME]
+
+
+def test_formats_that_name_a_missing_title_line_say_so_through_the_protocol():
+    near = [m.NAME for m in formats.all_formats() if isinstance(m, NearMissImporter)]
+    assert near == ["qq-txt", "line-txt"]
 
 
 def test_a_module_missing_a_member_is_refused_by_name():

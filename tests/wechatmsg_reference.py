@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from twin.accounts import is_account_id
 from twin.errors import InputError
 from twin.ingest.formats import wechatmsg_csv
 from twin.ingest.formats._common import local_and_unix, unix_time
@@ -22,7 +23,7 @@ from twin.ingest.formats._wechatmsg_columns import (
     WITH_MSGSVRID,
     layout,
 )
-from twin.ingest.formats.wechatmsg_csv import _is_wxid, chat_of, kind_and_text
+from twin.ingest.formats.wechatmsg_csv import chat_of, kind_and_text
 from twin.ingest.report import FileReport
 from twin.ingest.shown import header as header_shown
 from twin.ingest.shown import value
@@ -121,11 +122,11 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             if me:
                 sender = sender or "我"
             else:
-                if _is_wxid(sender):
+                if is_account_id(sender):
                     wxid_senders += 1
                 # an empty Sender cell is the friend of a 1:1 chat, named as the filled ones are
                 sender = sender or nick or chat_name
-                if _is_wxid(sender):  # also a chat named by a wxid, as read_table keys it
+                if is_account_id(sender):  # also a chat named by a wxid, as read_table keys it
                     sender_id = sender
             timed = local_and_unix(row[8], created) if row[8] else None
             if timed is None:

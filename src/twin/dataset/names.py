@@ -13,27 +13,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from twin.accounts import is_account_id
 from twin.dataset.redact import Redactor
 
-# Account ids, not names: WeChat (wxid_…, gh_… official accounts, …@chatroom groups), numeric
-# ids (QQ numbers, Telegram and Discord ids, with Telegram's user/channel prefix), and the
-# random lowercase ids of older WeChat accounts that start with a digit (12345iru2zsmo22).
-_ACCOUNT_ID = re.compile(
-    r"wxid_[\w\-]+|gh_[0-9a-f]{6,}|[\w\-.]+@(?:im\.)?chatroom|[\w\-.]+@openim"
-    r"|(?:user|channel|chat)?\d{5,}|\d[a-z0-9]*[a-z][a-z0-9]*"
-)
 _PLACEHOLDER = re.compile(r"<[A-Z_]{2,12}>")
 # In a file path (PyWxDump: export/<id>/<id>_0_5000.csv), the random kind of id as one token.
 _ID_IN_PATH = re.compile(r"(?<![A-Za-z0-9])\d[a-z0-9]*[a-z][a-z0-9]*(?![A-Za-z0-9])")
-
-
-def is_account_id(name: str) -> bool:
-    """Is this name an account id rather than something a person is called?"""
-    name = name.strip()
-    if _ACCOUNT_ID.fullmatch(name) is None:
-        return False
-    # `2pac`, `3m`: a short word starting with a digit is a nickname; random ids are long.
-    return not (name[0].isdigit() and not name.isdigit() and len(name) < 8)
 
 
 def only_personal_data(name: str, redacted: str) -> bool:

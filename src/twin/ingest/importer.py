@@ -11,7 +11,9 @@ An importer is a module (one per export format, see docs/formats.md) with:
   every file is read (from `--me`, and from the senders each chat has);
 - optionally `read_table(source, report) -> TablePart | None`: the whole file as columns, for
   `twin build` (`TableImporter`). It fills the report as ingest would from `parse`; None means
-  the file is not one it reads, and `parse` then reads it.
+  the file is not one it reads, and `parse` then reads it;
+- optionally `near_miss(head) -> (where, missing) | None` (`NearMissImporter`): for a file that
+  sniff refused but that is this format with a line removed, what is missing.
 
 Both readers record on `report` what the summary shows: rows skipped (with the reason), bad
 rows, notes, the version. `registry()` checks every module against these protocols when it is
@@ -61,6 +63,16 @@ class TableImporter(Importer, Protocol):
     """A format that can also read a whole file as columns (for `twin build`)."""
 
     def read_table(self, source: Source, report: FileReport) -> TablePart | None: ...
+
+
+@runtime_checkable
+class NearMissImporter(Importer, Protocol):
+    """A format people often edit out of detection's reach (a title line deleted): it can say
+    what is missing instead of the file being "no format twin knows"."""
+
+    def near_miss(self, head: str) -> tuple[str, str] | None:
+        """(where, what is missing) when `head` is this format's body without what sniff needs."""
+        ...
 
 
 def check(module: object) -> Importer:

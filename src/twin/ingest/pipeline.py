@@ -21,7 +21,7 @@ from twin.errors import InputError, TwinError
 from twin.ingest import formats
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
 from twin.ingest.dedupe import drop_duplicates
-from twin.ingest.importer import Importer, TableImporter
+from twin.ingest.importer import Importer, NearMissImporter, TableImporter
 from twin.ingest.magic import SQLITE_HINT, binary_kind
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source, read_head, walk
@@ -240,8 +240,7 @@ def _near_miss(source: Source) -> tuple[str, str, str, str] | None:
         return None
     head = decode_head(read_head(source), source.encoding)
     for module in formats.each_format():
-        check = getattr(module, "near_miss", None)
-        found = check(head) if check is not None else None
+        found = module.near_miss(head) if isinstance(module, NearMissImporter) else None
         if found is not None:
             where, problem = found
             name = module.NAME

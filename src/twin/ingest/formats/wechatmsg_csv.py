@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from twin.accounts import is_account_id
 from twin.ingest.formats._common import strip_markup, xml_attr
 from twin.ingest.formats._wechatmsg_columns import (
     HEADER9,
@@ -104,10 +105,6 @@ def chat_of(talker: str, remark: str, nick: str, stem: str) -> tuple[str, str]:
     if remark or nick:
         return f"wechat:{talker}:{nick or remark}", remark or nick
     return f"wechat:{stem}:{talker}", f"TalkerId {talker}"
-
-
-def _is_wxid(sender: str) -> bool:
-    return sender.startswith("wxid_") or sender.endswith("@chatroom")
 
 
 def _plain_kinds(
@@ -260,7 +257,9 @@ class _Senders:
 def _senders(cols: Columns, chats: _Chats) -> _Senders:
     """Mine default to 我, others' to the chat's NickName or name, as the row parser names them."""
     names, codes = encode(cols.sender)
-    raw_ids = bool((~cols.me & np.asarray([_is_wxid(x) for x in names], dtype=bool)[codes]).any())
+    raw_ids = bool(
+        (~cols.me & np.asarray([is_account_id(x) for x in names], dtype=bool)[codes]).any()
+    )
     blank = np.asarray([x == "" for x in names], dtype=bool)[codes]
     if blank.any():
         sender = pa.array(names, pa.string()).take(pa.array(codes))
@@ -302,7 +301,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     for pair in pairs.tolist():
         c, s = divmod(pair, width)
         name = senders.names[s]
-        chat_senders[chats.keys[c]].add((name if _is_wxid(name) else "", name))
+        chat_senders[chats.keys[c]].add((name if is_account_id(name) else "", name))
     report.version = _version(cols, senders, report.encoding)
     report.messages = n
     report.by_me = int(cols.me.sum())
@@ -338,7 +337,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     senders = _senders(cols, chats)
     when = times(cols.strtime, cols.created, iso=True)
     report.version = _version(cols, senders, report.encoding)
-    is_id = [_is_wxid(x) for x in senders.names]
+    is_id = [is_account_id(x) for x in senders.names]
     display = source.display
     # In slices: a million rows as Python lists at once would double ingest's peak memory.
     for at in range(0, len(cols), _SLICE):
