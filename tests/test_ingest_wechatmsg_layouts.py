@@ -272,3 +272,27 @@ def test_a_time_out_of_range_is_a_bad_row_not_a_crash(twin, tmp_path):
     r = twin("build", path, "-o", tmp_path / "ds", "--skip-bad-rows", "--no-report")
     assert r.code == 0, r.err
     assert_same_messages(path, skip_bad_rows=True)
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["as-exported", "tutorial-edited"])
+def test_the_tutorial_sample_shape(tmp_path, edited):
+    """The shape of the 0.2.6 sample the popular tutorial shows (values of our own): 9 names,
+    a 15-16 digit MsgSvrID as a 10th field, and a StrTime years away from CreateTime (the time
+    then comes from CreateTime, in this machine's zone)."""
+    header = [*HEADER9, "_"] if edited else HEADER9
+    lines = [
+        ",".join(header),
+        "3001,7,1,0,1,1530000000,,这样有用吗,2014-02-03 20:10:11,2345678901234567",
+        "3002,7,1,0,0,1530000060,,有用的，谢谢😀,2014-02-03 20:11:11,234567890123456",
+        "3003,7,1,0,1,1530000120,,不客气,2018-06-26 16:02:00,345678901234567",
+    ]
+    path = tmp_path / "messages.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    assert assert_same_messages(path) == "arrow"
+    result = ingest([str(path)])
+    assert result.reports[0].version == ("0.2.6 (hand-edited header)" if edited else "0.2.6")
+    messages = list(result.messages())
+    assert [m.id for m in messages] == ["2345678901234567", "234567890123456", "345678901234567"]
+    assert messages[0].time == "2018-06-26T16:00:00+08:00"  # from CreateTime (TZ Asia/Shanghai)
+    assert messages[2].time == "2018-06-26T16:02:00+08:00"  # StrTime agrees: as written
+    assert [m.me for m in messages] == [True, False, True]
