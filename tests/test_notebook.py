@@ -413,6 +413,15 @@ def test_dataset_without_dev_conversations_is_refused(twin, tiny_dataset, tmp_pa
     assert r.code == 1 and "train.jsonl, line 1" in r.err
 
 
+def test_remote_code_base_needs_the_flag_which_the_notebook_passes_on(twin, tiny_dataset, tmp_path):
+    r = twin(
+        "notebook", tiny_dataset, "--target", "kaggle", "--base", "chatglm3-6b", "-o", tmp_path
+    )
+    assert r.code == 1 and "--trust-remote-code" in r.err
+    cmd = runtime.train_command(Path("/b"), Path("/r"), {"gpus": 1}, False, False, remote_code=True)
+    assert cmd[-1] == "--trust-remote-code"
+
+
 def test_check_install_refuses_another_twin():
     with pytest.raises(TwinError, match="not the one in the bundle"):
         runtime.check_install({"twin_digest": "0" * 16})

@@ -48,7 +48,8 @@ VERBS = {
 
 
 # Verbs that load a base model: they accept --trust-remote-code.
-LOADS_MODELS = ("build", "train", "chat", "eval", "serve", "export")
+# `notebook` records the choice in its bundle, for the training and eval it runs elsewhere.
+LOADS_MODELS = ("build", "train", "chat", "eval", "serve", "export", "notebook")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

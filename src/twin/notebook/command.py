@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         space=args.space,
         gguf=args.gguf,
         default_base=NOTEBOOK_BASE,
+        trust_remote_code=args.trust_remote_code,
     )
     print(made.summary())
     sys.stdout.flush()

@@ -103,6 +103,18 @@ def train_config(
     return load_train_config(config, overrides)
 
 
+def check_remote_code(base: str, trusted: bool) -> None:
+    """A base that runs its own code (ChatGLM) needs --trust-remote-code now, not on Kaggle."""
+    from twin import catalog
+
+    entry = catalog.find(base)
+    if entry is not None and entry.remote_code and not trusted:
+        raise TwinError(
+            f"--base {base}: {entry.name} runs Python code shipped with its weights; add "
+            "--trust-remote-code if you trust its source (the notebook will pass it on)"
+        )
+
+
 def estimates(cfg: TrainConfig, dataset: Path, target: str) -> tuple[str, str, dict]:
     """(English, Chinese, figures) of the time estimate, for 2 and 1 T4s on Kaggle, 1 on Colab."""
     from twin.notebook.estimate import dataset_tokens, describe, describe_zh, estimate_time
@@ -145,6 +157,7 @@ def make_notebook(
     space: bool = False,
     gguf: bool = False,
     default_base: str = "default",
+    trust_remote_code: bool = False,
 ) -> Made:
     from twin.atomic import atomic_write
     from twin.notebook.bundle import check_dataset, notebook_base, write_bundle
@@ -157,12 +170,18 @@ def make_notebook(
     n_train, n_dev = check_dataset(dataset)
     cfg = train_config(flags, config, sets or [], default_base)
     cfg = dataclasses.replace(cfg, base=notebook_base(cfg.base))
+    check_remote_code(cfg.base, trust_remote_code)
     name = bundle_name(name, dataset)
     time_en, time_zh, figures = estimates(cfg, dataset, target)
     print("building the twin wheel from this twin …", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="twin-notebook-") as tmp:
         wheel = build_wheel(Path(tmp))
-        extra = {"estimate": figures, "train_samples": n_train, "dev_samples": n_dev}
+        extra = {
+            "estimate": figures,
+            "train_samples": n_train,
+            "dev_samples": n_dev,
+            "trust_remote_code": trust_remote_code,
+        }
         bundle = out / f"{name}.zip"
         info = write_bundle(bundle, dataset, cfg, wheel, name, target, extra)
     meta = {

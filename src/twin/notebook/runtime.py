@@ -41,7 +41,10 @@ def bundle_info(bundle: Path) -> dict:
 def check_install(info: dict) -> str:
     """Say which twin runs here, and stop if it is not the one in the bundle."""
     import twin
+    from twin.models import allow_remote_code
     from twin.notebook.wheel import package_digest
+
+    allow_remote_code(bool(info.get("trust_remote_code")))  # for eval and chat in this kernel
 
     digest = package_digest()
     if digest != info["twin_digest"]:
@@ -149,13 +152,17 @@ def smoke_config(bundle: Path, folder: Path) -> Path:
     return path
 
 
-def train_command(bundle: Path, run: Path, gpu: dict, smoke: bool, resume: bool) -> list[str]:
+def train_command(
+    bundle: Path, run: Path, gpu: dict, smoke: bool, resume: bool, remote_code: bool = False
+) -> list[str]:
     """`twin train` on the bundle, under torchrun when there are several GPUs."""
     config = smoke_config(bundle, Path(run).parent) if smoke else Path(bundle) / "twin.toml"
     args = ["-m", "twin", "train", str(Path(bundle) / "dataset"), "-o", str(run)]
     args += ["--config", str(config)]
     if resume:
         args.append("--resume")
+    if remote_code:
+        args.append("--trust-remote-code")
     if gpu.get("gpus", 0) > 1:
         launcher = ["-m", "torch.distributed.run", "--standalone", "--nnodes=1"]
         return [sys.executable, *launcher, f"--nproc-per-node={gpu['gpus']}", *args]
@@ -251,7 +258,8 @@ class LossPlot:
 def train(bundle: Path, run: Path, gpu: dict, smoke: bool = False, resume_roots=()) -> dict:
     """Train (or resume) into `run`, drawing the progress bar and the loss curve in the cell."""
     resume = prepare_run(Path(run), [Path(r) for r in resume_roots])
-    cmd = train_command(Path(bundle), Path(run), gpu, smoke, resume)
+    remote_code = bool(bundle_info(bundle).get("trust_remote_code"))
+    cmd = train_command(Path(bundle), Path(run), gpu, smoke, resume, remote_code)
     print("$ " + " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)), flush=True)
     env = {**os.environ, "TQDM_MININTERVAL": "5", "TOKENIZERS_PARALLELISM": "false"}
     plot = LossPlot(Path(run))
