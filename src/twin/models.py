@@ -263,6 +263,18 @@ def load_tokenizer(spec_or_ref: str | BaseRef):
     return tok
 
 
+def cuda_has_native_bf16(device: str = "cuda") -> bool:
+    """Whether a CUDA device computes bf16 natively: compute capability 8.0 (Ampere) and up.
+
+    `torch.cuda.is_bf16_supported()` also says True on a T4 (7.5), where bf16 is only emulated
+    and slow, so the capability decides (the notebook's GPU check uses the same rule).
+    """
+    import torch
+
+    major, _ = torch.cuda.get_device_capability(torch.device(device))
+    return major >= 8
+
+
 def load_model(ref: BaseRef, dtype=None, device: str | None = None, quantize_4bit: bool = False):
     """The base causal LM (float32 on CPU unless `dtype` says otherwise)."""
     import torch
@@ -276,7 +288,7 @@ def load_model(ref: BaseRef, dtype=None, device: str | None = None, quantize_4bi
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_compute_dtype=torch.bfloat16
-            if torch.cuda.is_bf16_supported()
+            if cuda_has_native_bf16(device or "cuda")
             else torch.float16,
         )
         kwargs["device_map"] = {"": device or 0}

@@ -22,7 +22,14 @@ from tqdm import tqdm
 
 from twin.chat_format import choose_format
 from twin.errors import TwinError
-from twin.models import BaseRef, load_config, load_model, load_tokenizer, resolve_base
+from twin.models import (
+    BaseRef,
+    cuda_has_native_bf16,
+    load_config,
+    load_model,
+    load_tokenizer,
+    resolve_base,
+)
 from twin.runs import Generation, RunFolder
 from twin.train import checkpoint as ckpt
 from twin.train.config import TrainConfig
@@ -35,9 +42,18 @@ def choose_precision(cfg: TrainConfig, device: str) -> torch.dtype | None:
     if cfg.precision == "fp32":
         return None
     if device.startswith("cuda"):
-        if cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_bf16_supported()):
+        native = cuda_has_native_bf16(device)
+        if cfg.precision == "bf16":
+            if not native:
+                print(
+                    "warning: bf16 on a GPU below compute capability 8.0 is emulated and slow; "
+                    "--precision fp16 (or auto) is faster there",
+                    file=sys.stderr,
+                )
             return torch.bfloat16
-        return torch.float16  # T4 / V100, the free Kaggle cards, have no bf16
+        if cfg.precision == "auto" and native:
+            return torch.bfloat16
+        return torch.float16  # T4 / V100, the free Kaggle and Colab cards, have no native bf16
     if cfg.precision == "fp16":
         raise TwinError("fp16 needs a GPU; on a CPU use bf16 or fp32")
     if cfg.precision == "bf16":
