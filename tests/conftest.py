@@ -96,3 +96,7 @@ def tiny_run(tmp_path_factory, tiny_model, tiny_dataset) -> Path:
     from tiny import make_run
 
     return make_run(tmp_path_factory.mktemp("tiny_run") / "run", tiny_model, tiny_dataset)
+
+
+# Long tests say what they are doing (see long_tests.py): the hook, imported, is registered here.
+from long_tests import pytest_runtest_protocol  # noqa: E402, F401

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twin.errors import TwinError
-from twin.generate import Generator, Settings, _stop_at
+from twin.generate import Generator, Settings, cut_at_stops
 
 
 class _RowSampler:
@@ -103,6 +103,5 @@ def _generate_rows(
     for row in out[:, width:].tolist():
         ends = [k for k, t in enumerate(row) if t in eos]
         text = tok.decode(row[: ends[0]] if ends else row, skip_special_tokens=True)
-        cut = _stop_at(text, stops)
-        texts.append((text if cut is None else text[:cut]).strip())
+        texts.append("".join(cut_at_stops([text], stops)).strip())
     return texts
