@@ -1,21 +1,24 @@
 """report.html and its charts: what a person wants to see before spending time on training.
 
 Charts are PNG files beside the HTML (matplotlib's object API, no display needed), so the report
-opens offline in any browser. Chat names appear only in the HTML table, numbered in the charts,
-so charts render with any font.
+opens offline in any browser. The chats chart names the chats (as redacted by the build) in a CJK
+font when the system has one (twin.fonts); characters no installed font can draw are left out of
+its labels, and the table below it gives every name in full.
 """
 
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from unicodedata import east_asian_width
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+
+from twin.fonts import FONT_STACK, chart_rc, drawable
 
 ME, OTHERS = "#d9480f", "#339af0"
 
@@ -49,18 +52,38 @@ def _timeline(data, path: Path) -> str:
     return _save(fig, path)
 
 
+def _chat_label(i: int, name: str, limit: int = 24) -> str:
+    """`#1 name`, cut to `limit` characters, without what no font can draw."""
+    shown = drawable(name)
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return f"#{i + 1} {shown}".rstrip()
+
+
+def _label_margin(labels: list[str], fig_width: float) -> float:
+    """The left margin (a fraction of the width) that fits the longest label at 10 pt."""
+    widest = max(
+        (sum(2 if east_asian_width(c) in "WF" else 1 for c in s) for s in labels), default=0
+    )
+    return min(0.5, (0.35 + 0.075 * widest) / fig_width)
+
+
 def _chats(top: list[tuple[str, int, int]], path: Path) -> str:
-    fig = Figure(figsize=(9, max(2.5, 0.3 * len(top) + 1)))
-    ax = fig.add_subplot()
-    labels = [f"#{i + 1}" for i in range(len(top))][::-1]
-    total = [t[1] for t in top][::-1]
-    mine = [t[2] for t in top][::-1]
-    ax.barh(labels, total, color=OTHERS, label="all")
-    ax.barh(labels, mine, color=ME, label="me")
-    ax.set_xlabel("messages")
-    ax.legend()
-    ax.set_title("Messages per chat (names in the table below)", y=1.0)
-    return _save(fig, path)
+    names = [name for name, _, _ in top]
+    rc = chart_rc() if any(not n.isascii() for n in names) else {}
+    with rc_context(rc):  # fonts are chosen when the text is made: the whole chart inside
+        fig = Figure(figsize=(9, max(2.5, 0.32 * len(top) + 1)))
+        ax = fig.add_subplot()
+        labels = [_chat_label(i, name) for i, name in enumerate(names)][::-1]
+        y = range(len(labels))
+        ax.barh(y, [t[1] for t in top][::-1], color=OTHERS, label="all")
+        ax.barh(y, [t[2] for t in top][::-1], color=ME, label="me")
+        ax.set_yticks(list(y), labels)  # by position: two chats may share a shown name
+        ax.tick_params(axis="y", labelsize=10)
+        ax.set_xlabel("messages")
+        ax.legend()
+        ax.set_title("Messages per chat", y=1.0)
+        return _save(fig, path, left=_label_margin(labels, 9))
 
 
 def _hist(hist: tuple[list[int], list[float]], path: Path, title: str, xlabel: str) -> str:
@@ -77,18 +100,24 @@ def _hist(hist: tuple[list[int], list[float]], path: Path, title: str, xlabel: s
 
 def _barh(counts: dict[str, int], path: Path, title: str, color: str) -> str:
     items = sorted(counts.items(), key=lambda kv: kv[1])
-    fig = Figure(figsize=(12, max(2.2, 0.35 * len(items) + 1.2)))
+    # As wide as the other charts, labels as large as theirs, the margin fitted to the labels.
+    fig = Figure(figsize=(9, max(2.2, 0.4 * len(items) + 1.2)))
     ax = fig.add_subplot()
     if items:
         ax.barh([k for k, _ in items], [v for _, v in items], color=color)
-        ax.tick_params(axis="y", labelsize=8)
+        ax.tick_params(axis="y", labelsize=10)
         for i, (_, v) in enumerate(items):
-            ax.text(v, i, f" {v}", va="center", fontsize=8)
-        ax.set_xlim(0, max(1, items[-1][1]) * 1.12)  # room for the largest count's label
+            ax.text(v, i, f" {v}", va="center", fontsize=10)
+        ax.set_xlim(0, max(1, items[-1][1]) * 1.15)  # room for the largest count's label
     else:
         ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title, y=1.0)
-    return _save(fig, path, left=0.45)
+    return _save(fig, path, left=_label_margin([k for k, _ in items], 9))
+
+
+def _skipped(rows: dict[str, int]) -> str:
+    """A file's skipped rows for the table: "none", or "reason 3, other reason 1"."""
+    return ", ".join(f"{reason} {n}" for reason, n in rows.items()) or "none"
 
 
 def _conversation(messages: list[dict]) -> str:
@@ -169,7 +198,7 @@ def write_report(folder: Path, stats: dict, data, examples: list[list[dict]]) ->
     ) or ("<tr><td colspan=2>nothing found</td></tr>")
     file_rows = "".join(
         f"<tr><td>{html.escape(f['file'])}</td><td>{html.escape(f['format'])} {html.escape(f['version'])}</td>"
-        f"<td>{f['messages']}</td><td>{f['by_me']}</td><td>{html.escape(json.dumps(f['rows_skipped'], ensure_ascii=False))}</td></tr>"
+        f"<td>{f['messages']}</td><td>{f['by_me']}</td><td>{html.escape(_skipped(f['rows_skipped']))}</td></tr>"
         for f in stats["input"]["files"]
     )
     examples_html = "".join(_conversation(e) for e in examples)
@@ -177,9 +206,9 @@ def write_report(folder: Path, stats: dict, data, examples: list[list[dict]]) ->
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>twin dataset report</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }}
+body {{ font-family: {FONT_STACK}; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0 1.5em; }} td, th {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
-img {{ max-width: 100%; }} .big {{ font-size: 1.3em; }}
+img {{ max-width: 100%; display: block; margin: 0 auto; }} .big {{ font-size: 1.3em; }}
 .conv {{ border: 1px solid #ccc; border-radius: 6px; padding: .5em; margin: 1em 0; }}
 .turn pre {{ white-space: pre-wrap; margin: .2em 0 .6em; font-family: inherit; }}
 .user {{ color: #1c4f80; }} .assistant {{ color: #8a2c07; }} .system {{ color: #666; }}

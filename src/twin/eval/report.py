@@ -8,9 +8,12 @@ import html
 
 from twin.dataset.redact import TYPES, Redactor
 from twin.eval.metrics import HABIT_LABELS, LENGTH_BINS
+from twin.fonts import FONT_STACK
 
-CSS = """
-body{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em;
+CSS = (
+    "\nbody{font-family:"
+    + FONT_STACK
+    + """;margin:2em;
 color:#222;max-width:1400px}
 h1{margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ddd}
 .meta{color:#666}table{border-collapse:collapse;margin:.6em 0}
@@ -22,6 +25,7 @@ td.flag{background:#ffe3e3}.reply{white-space:pre-wrap;max-width:28em}
 .bar{display:inline-block;height:.8em;background:#d9480f;vertical-align:middle}
 code{background:#f4f4f4;padding:0 .2em}.nowrap{white-space:nowrap}
 """
+)
 
 
 def _e(text) -> str:
