@@ -260,11 +260,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             report.note("no '[LINE] …' title line: the chat is named after the file")
             backlog.append((n, first))
         else:
-            for pattern, title_wording, is_group in _TITLES:
-                m = pattern.match(first)
-                if m:
-                    chat_name, group, wording = m.group(1).strip() or stem, is_group, title_wording
-                    break
+            chat_name, group, wording = _title(first, stem)
         chat = f"line:{chat_name}"
         while True:
             if backlog:
@@ -300,17 +296,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     yield finish(pending)
                     pending = None
                 continue
-            head, tab, rest = line.partition("\t")
-            when = time_of(head) if tab else None
-            if when is None and not tab and day is not None:
-                spaced = _split_spaces(line)
-                if spaced is not None:
-                    head, rest = spaced
-                    when = time_of(head)
-                    report.note(
-                        "spaces where LINE writes tabs: each name read up to the first run of "
-                        "spaces (a name with a space in it may be cut)"
-                    )
+            head, rest, when = _time_and_rest(line, day, report)
             if when is not None:
                 if pending is not None:
                     yield finish(pending)
@@ -323,18 +309,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     )
                     continue
                 twelve_hour = twelve_hour or is_twelve_hour(head)
-                sender, tab2, text = rest.partition("\t")
-                if not tab2:  # `time<TAB>text`: a notice from LINE itself
-                    sender, text = "", rest
-                sender = sender.strip()
-                pending = _Pending(n, datetime.combine(day, when), sender, not sender, text)
-                if text.startswith('"'):
-                    state = _scan(text[1:])
-                    if state == "closed":
-                        pending.parts = [text[1:-1].replace('""', '"')]
-                    elif state == "open":
-                        pending.parts = [text[1:]]
-                        pending.quoted = True
+                pending = _opened(n, datetime.combine(day, when), rest)
                 continue
             found = day_of(line.strip())
             if found is not None:
@@ -359,6 +334,49 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         if pending is not None:
             yield finish(pending)
     report.version = ", ".join(v for v in (wording, "12-hour times" if twelve_hour else "") if v)
+
+
+def _opened(n: int, when: datetime, rest: str) -> _Pending:
+    """The message a `time<TAB>sender<TAB>text` line opens (text in quotes may go on)."""
+    sender, tab, text = rest.partition("\t")
+    if not tab:  # `time<TAB>text`: a notice from LINE itself
+        sender, text = "", rest
+    sender = sender.strip()
+    pending = _Pending(n, when, sender, not sender, text)
+    if text.startswith('"'):
+        state = _scan(text[1:])
+        if state == "closed":
+            pending.parts = [text[1:-1].replace('""', '"')]
+        elif state == "open":
+            pending.parts = [text[1:]]
+            pending.quoted = True
+    return pending
+
+
+def _title(first: str, stem: str) -> tuple[str, bool | None, str]:
+    """(chat name, group, wording) from the `[LINE] …` title line."""
+    for pattern, title_wording, is_group in _TITLES:
+        m = pattern.match(first)
+        if m:
+            return m.group(1).strip() or stem, is_group, title_wording
+    return stem, None, ""
+
+
+def _time_and_rest(line: str, day: date | None, report: FileReport) -> tuple[str, str, time | None]:
+    """(time text, what follows it, the time or None) of a message line: `HH:MM<TAB>…`, or with
+    spaces where LINE writes tabs (once a date line was read)."""
+    head, tab, rest = line.partition("\t")
+    when = time_of(head) if tab else None
+    if when is None and not tab and day is not None:
+        spaced = _split_spaces(line)
+        if spaced is not None:
+            head, rest = spaced
+            when = time_of(head)
+            report.note(
+                "spaces where LINE writes tabs: each name read up to the first run of "
+                "spaces (a name with a space in it may be cut)"
+            )
+    return head, rest, when
 
 
 def _unquote_failed(p: _Pending, backlog: deque[tuple[int, str]]) -> _Pending:
