@@ -60,3 +60,30 @@ def test_cpu_precision_unchanged(monkeypatch):
     assert choose_precision(TrainConfig(precision="auto"), "cpu") == torch.bfloat16
     with pytest.raises(TwinError, match="fp16 needs a GPU"):
         choose_precision(TrainConfig(precision="fp16"), "cpu")
+
+
+def test_inference_on_a_gpu_loads_16_bit_and_qlora_runs_4_bit(card, monkeypatch, tiny_run):
+    """What chat, eval and the notebook load on a GPU (load_model faked: no CUDA here)."""
+    from twin import runs
+
+    calls = []
+
+    def fake_load_model(ref, dtype=None, device=None, quantize_4bit=False):
+        calls.append((dtype, device, quantize_4bit))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("twin.models.load_model", fake_load_model)
+    info = runs.read_run(tiny_run)
+    for capability, method, expected in [
+        ((7, 5), "lora", (torch.float16, "cuda:0", False)),
+        ((8, 0), "lora", (torch.bfloat16, "cuda:0", False)),
+        ((7, 5), "qlora", (torch.float16, "cuda:0", True)),
+    ]:
+        card(capability)
+        info.method = method
+        with pytest.raises(RuntimeError, match="stop here"):
+            runs.load_for_inference(info, "cuda:0")
+        assert calls[-1] == expected
+    with pytest.raises(RuntimeError, match="stop here"):
+        runs.load_for_inference(info, "cpu")
+    assert calls[-1] == (torch.float32, "cpu", False)

@@ -257,19 +257,29 @@ def base_info(spec: str, system_prompt: str | None = None) -> RunInfo:
 
 
 def load_for_inference(info: RunInfo, device: str = "cpu"):
-    """(model, tokenizer) ready for generation: the base with the run's adapter, in eval mode."""
+    """(model, tokenizer) ready for generation: the base with the run's adapter, in eval mode.
+
+    On a CPU in float32; on a GPU in 16 bits (bf16 from compute capability 8.0, else fp16), and a
+    QLoRA run on its 4-bit base, as it was trained: a 7B base in float32 fills 30 GB, more than
+    a free T4 has.
+    """
     import torch
 
-    from twin.models import load_model, load_tokenizer
+    from twin.models import cuda_has_native_bf16, load_model, load_tokenizer
 
     ref = info.base()
     tokenizer = load_tokenizer(ref)
-    model = load_model(ref, dtype=torch.float32, device=device)
+    dtype = torch.float32
+    cuda = device.startswith("cuda")
+    if cuda:
+        dtype = torch.bfloat16 if cuda_has_native_bf16(device) else torch.float16
+    four_bit = cuda and info.method == "qlora" and info.folder is not None
+    model = load_model(ref, dtype=dtype, device=device, quantize_4bit=four_bit)
     if info.folder is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(info.folder))
-        if info.method in ("lora", "qlora", None):
+        if info.method in ("lora", None) or (info.method == "qlora" and not four_bit):
             model = model.merge_and_unload()  # same outputs, faster generation
     model.eval()
     return model, tokenizer
