@@ -91,3 +91,28 @@ def test_notebook_runs_and_twin_chat_loads_its_run(
         "0",
     )
     assert r.code == 0 and r.out.strip(), r.err
+
+
+def test_gpu_cell_without_gpu_stops_run_all_with_the_message_only(tmp_path):
+    """On this CPU-only machine the real GPU cell (not in smoke mode) finds no GPU: the cell
+    fails, so Run All stops, and it shows what to do rather than a traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from twin.notebook.cells import GPU_CELL_TAIL, module_source
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("TARGET, SMOKE = 'kaggle', False"),
+        nbformat.v4.new_code_cell(module_source("gpu") + GPU_CELL_TAIL),
+        nbformat.v4.new_code_cell("print('after')"),
+    ]
+    client = NotebookClient(nb, timeout=300, kernel_name="python3")
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    shown = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.output_type == "stream")
+    assert "No GPU found" in shown and "GPU T4 x2" in shown
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert all(not o.traceback for o in errors)  # the message alone, no traceback
+    assert nb.cells[2].outputs == []  # Run All stopped at the GPU cell
