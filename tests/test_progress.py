@@ -69,3 +69,33 @@ def test_say_and_clock():
     say("loading the model", out)
     assert out.getvalue() == "loading the model\n"
     assert [clock(7), clock(750), clock(3723)] == ["0:07", "12:30", "1:02:03"]
+
+
+def test_training_off_a_terminal_prints_plain_progress_lines(tiny_model, tiny_dataset, tmp_path):
+    """stderr to a pipe (as `make demo 2>&1 | tee demo.log`): lines with step, loss, tokens/s."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, twin.progress as p; "
+        "p.Progress.__init__.__kwdefaults__['every'] = 0.0; "  # a line per step, not per 5 s
+        "from twin.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    args = ["train", str(tiny_dataset), "--base", str(tiny_model), "-o", str(tmp_path / "run")]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args, "--max-steps", "3", "--batch", "2", "--accum", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("train: step")]
+    pattern = r"train: step (\d)/3 \(\d+%\), loss \d+\.\d{3}, \d+ tokens/s, \d+:\d\d elapsed"
+    assert [re.match(pattern, line).group(1) for line in lines] == ["1", "2", "3"], r.stderr
+    assert "ETA" in lines[0] and "ETA" not in lines[-1]
+    assert "\r" not in r.stderr  # no bar redrawn into a log
+    assert "loading" in r.stderr.splitlines()[0]  # the wait before the first step is explained

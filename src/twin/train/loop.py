@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from twin.chat_format import choose_format
 from twin.errors import TwinError
@@ -30,6 +29,7 @@ from twin.models import (
     load_tokenizer,
     resolve_base,
 )
+from twin.progress import Progress, say
 from twin.runs import Generation, RunFolder
 from twin.train import checkpoint as ckpt
 from twin.train.config import TrainConfig
@@ -206,7 +206,11 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
 ) -> dict:
-    """Train an adapter; returns the run's result summary (also in twin_run.json)."""
+    """Train an adapter; returns the run's result summary (also in twin_run.json).
+
+    `progress`: None shows it (a bar on a terminal, a plain line every few seconds elsewhere),
+    False shows nothing.
+    """
     d = setup()
     try:
         return _train(dataset_dir, RunFolder(out_dir), cfg, resume, progress, d)
@@ -271,8 +275,9 @@ def _train(
     resume = _check_folder(run, resume, d)
     t = _setup(dataset_dir, run, cfg, d)
     state = _start(t, resume)
-    show = d.main and (progress if progress is not None else sys.stderr.isatty())
-    bar = tqdm(total=t.total_steps, initial=state.step, desc="train", unit="step", disable=not show)
+    # A bar on a terminal, else a plain line every few seconds (a log or `| tee` shows those).
+    show = d.main and progress is not False
+    bar = Progress(t.total_steps, "train", "step", initial=state.step, enabled=show)
     speed = Throughput()
     ending = None  # "early stopping" or "interrupted"
     with _Stop() as stop:
@@ -280,10 +285,9 @@ def _train(
             groups = _epoch_groups(t, state.epoch)
             while state.batch_in_epoch < len(groups) and state.step < t.total_steps:
                 record = _train_step(t, groups[state.batch_in_epoch], state, speed)
-                bar.set_postfix(
-                    loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s'] or 0:.0f}"
+                bar.update(
+                    1, loss=f"{record['loss']:.3f}", tokens_s=f"{record['tokens_per_s'] or 0:.0f}"
                 )
-                bar.update(1)
                 ending = _after_step(t, state, record, stop.requested)
                 if ending:
                     break
@@ -330,6 +334,8 @@ def _setup(dataset_dir: str, run: RunFolder, cfg: TrainConfig, d: Dist) -> Train
         )
     torch.manual_seed(cfg.seed)
     ref = resolve_base(cfg.base)
+    if d.main:
+        say(f"loading {ref.display} and tokenizing {dataset_dir}")
     tokenizer = load_tokenizer(ref)
     fmt = choose_format(tokenizer, load_config(ref))
     train_convs, dev_convs, ds_config = read_dataset(dataset_dir)
