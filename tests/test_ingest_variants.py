@@ -236,7 +236,7 @@ def test_the_hints_own_me_is_accepted(twin, tmp_path, kind):
     assert r.code != 0
     me = _hinted_me(r.err)
     assert "(id " in me  # the hint names the id
-    for value in (me, "Sam Lee", "444444444444444444"):
+    for value in (me, "Sam Lee", "444444444444444444", repr(me)):
         out = tmp_path / "out.jsonl"
         r = twin("ingest", path, "--me", value, "-o", out)
         assert r.code == 0, (value, r.err)

@@ -84,7 +84,10 @@ def matches_me(value: str, key: SenderKey) -> bool:
     """Does --me VALUE name this sender? Names and ids both count; Telegram's 'user' prefix is
     optional; and `Name (id 123)`, as the "which sender is you" hint prints it, counts too
     (by its id where the sender has one)."""
-    v = value.strip().casefold()
+    v = value.strip()
+    if len(v) > 1 and v[0] == v[-1] and v[0] in "'\"":
+        v = v[1:-1].strip()  # the hint's quotes, pasted into a shell that keeps them (cmd.exe)
+    v = v.casefold()
     sender_id, sender = key[0].casefold(), key[1].strip().casefold()
     if not v:
         return False
