@@ -42,8 +42,9 @@ def random_default_run(folder: Path) -> Path:
     from peft import LoraConfig, get_peft_model
 
     from twin.chat_format import choose_format
+    from twin.generate import Settings
     from twin.models import load_model, load_tokenizer, resolve_base
-    from twin.runs import Generation, write_run_info
+    from twin.runs import write_run_info
 
     ref = resolve_base("default")
     tokenizer, model = load_tokenizer(ref), load_model(ref)
@@ -65,7 +66,7 @@ def random_default_run(folder: Path) -> Path:
             "chat_format": fmt.to_dict(),
             "system_prompt": "You are Alice. Reply briefly, in a casual tone.",
             "name": "Alice",
-            "generation": Generation().to_dict(),
+            "generation": Settings().to_dict(),
             "train": {"method": "lora"},
         },
     )

@@ -15,8 +15,9 @@ def make_default_run(folder: Path, seed: int = 0, std: float = 0.02) -> Path:
     from peft import LoraConfig, get_peft_model
 
     from twin.chat_format import choose_format
+    from twin.generate import Settings
     from twin.models import load_model, load_tokenizer, resolve_base
-    from twin.runs import Generation, write_run_info
+    from twin.runs import write_run_info
 
     ref = resolve_base("default")
     tokenizer = load_tokenizer(ref)
@@ -42,7 +43,7 @@ def make_default_run(folder: Path, seed: int = 0, std: float = 0.02) -> Path:
             "chat_format": fmt.to_dict(),
             "system_prompt": "You are Alice. Reply briefly, in a casual tone.",
             "name": "Alice",
-            "generation": Generation().to_dict(),
+            "generation": Settings().to_dict(),
             "train": {"base": "default", "method": "lora", "rank": 8, "alpha": 16},
             "result": {"note": "random adapter for tests"},
         },

@@ -10,19 +10,44 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 from twin.errors import TwinError
-from twin.runs import RunInfo, load_for_inference
+
+if TYPE_CHECKING:
+    from twin.runs import RunInfo
 
 
 @dataclass
 class Settings:
-    temperature: float = 0.7
+    """How replies are sampled: the one set of generation settings in twin.
+
+    A run saves its defaults (twin_run.json "generation", from the [train] table); chat flags,
+    eval, the page and the API change them per reply. `seed` is per request and never saved.
+    """
+
+    temperature: float = 0.7  # 0: greedy
     top_p: float = 0.9
     max_new_tokens: int = 128
     repetition_penalty: float = 1.0
     seed: int | None = None
+
+    def to_dict(self) -> dict:
+        """The defaults as a run saves them (without the per-request seed)."""
+        saved = asdict(self)
+        del saved["seed"]
+        return saved
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Settings:
+        """From twin_run.json; unknown keys are an error (TypeError) like any malformed run."""
+        return cls(**data)
+
+    def updated(self, **changes) -> Settings:
+        """A copy with the changes that are given (not None)."""
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in changes.items() if v is not None and k in known})
 
 
 class Generator:
@@ -31,6 +56,8 @@ class Generator:
     def __init__(self, info: RunInfo, device: str = "cpu", model=None, tokenizer=None) -> None:
         self.info = info
         if model is None or tokenizer is None:
+            from twin.runs import load_for_inference
+
             model, tokenizer = load_for_inference(info, device)
         self.model, self.tokenizer = model, tokenizer
         self.device = device
@@ -45,8 +72,8 @@ class Generator:
         self.context -= int(prefix or 0)
 
     def defaults(self) -> Settings:
-        g = self.info.generation
-        return Settings(g.temperature, g.top_p, g.max_new_tokens, g.repetition_penalty)
+        """The run's saved generation defaults (a copy, free to change)."""
+        return replace(self.info.generation)
 
     def conversation(self, history: list[dict]) -> list[dict]:
         """The run's system prompt followed by the history (user/assistant turns)."""

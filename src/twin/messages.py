@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -142,11 +141,3 @@ def with_offset(local: datetime, unix_seconds: float) -> datetime:
     if tz is None:
         tz = _OFFSETS[quarter] = timezone(timedelta(seconds=quarter * 900))
     return local.replace(tzinfo=tz)
-
-
-def read_messages_jsonl(path: str) -> Iterator[dict]:
-    """Read a messages.jsonl written by `twin ingest` (validated by the neutral importer)."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)

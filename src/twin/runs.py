@@ -13,6 +13,7 @@ from pathlib import Path
 
 from twin.chat_format import ChatFormat
 from twin.errors import TwinError
+from twin.generate import Settings
 from twin.models import BaseRef, resolve_base
 
 RUN_FILE = "twin_run.json"
@@ -166,23 +167,12 @@ class RunFolder:
 
 
 @dataclass
-class Generation:
-    temperature: float = 0.7
-    top_p: float = 0.9
-    max_new_tokens: int = 128
-    repetition_penalty: float = 1.0
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass
 class RunInfo:
     folder: Path | None  # None: an untuned base model
     base_spec: str
     chat_format: ChatFormat
     system_prompt: str | None
-    generation: Generation
+    generation: Settings
     method: str | None = None
     train: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)
@@ -229,7 +219,7 @@ def read_run(folder: str | Path) -> RunInfo:
         raise TwinError(f"{checkpoint or path}: has no adapter (adapter_config.json missing)")
     try:
         data = json.loads(info_path.read_text(encoding="utf-8"))
-        gen = Generation(**data.get("generation", {}))
+        gen = Settings.from_dict(data.get("generation", {}))
         return RunInfo(
             folder=checkpoint or path,
             base_spec=data["base"]["spec"],
@@ -253,7 +243,7 @@ def base_info(spec: str, system_prompt: str | None = None) -> RunInfo:
 
     ref = resolve_base(spec)
     fmt = choose_format(load_tokenizer(ref), load_config(ref))
-    return RunInfo(None, spec, fmt, system_prompt, Generation())
+    return RunInfo(None, spec, fmt, system_prompt, Settings())
 
 
 def load_for_inference(info: RunInfo, device: str = "cpu"):

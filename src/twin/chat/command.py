@@ -45,8 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from twin.chat.session import Session
     from twin.errors import TwinError
 
@@ -69,14 +67,12 @@ def run(args: argparse.Namespace) -> int:
         raise TwinError("--prompt is empty")
 
     gen = _load(args.run, args.base)
-    settings = gen.defaults()
-    changes = {
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "max_new_tokens": args.max_new_tokens,
-        "seed": args.seed,
-    }
-    settings = replace(settings, **{k: v for k, v in changes.items() if v is not None})
+    settings = gen.defaults().updated(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+    )
     name = "base" if args.run is None else None
     session = Session(gen, settings, name=name)
 

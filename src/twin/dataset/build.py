@@ -194,23 +194,10 @@ def _make_dataset(
     redactor = Redactor(cfg.redact, cfg.allow, cfg.block, cfg.block_mode)
     names = NameRedactor(redactor)
     # The input's charts first: the report process draws them while the samples are made.
-    data = BuildData(timeline=table.timeline())
-    per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
-    per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
-    for i, chat_name in enumerate(table.chat_names):
-        shown = names(chat_name, "chat")
-        data.per_chat[shown] += int(per_chat[i])
-        data.per_chat_me[shown] += int(per_chat_me[i])
+    data = _overview(table, names)
     if worker is not None:
         worker.overview(tmp, data)
-    language = (
-        cfg.placeholder_language
-        if cfg.placeholder_language != "auto"
-        else script_of(_my_texts(table))
-    )
-    name = cfg.name or _my_name(table, names)
-    template = cfg.system_prompt or (DEFAULT_PROMPTS if name else NAMELESS_PROMPTS)[language]
-    system_prompt = template.replace("{name}", name or "")
+    language, name, system_prompt = _system_prompt(cfg, table, names)
     count_tokens = _token_counter(cfg)
     system_tokens = int(count_tokens(pa.array([system_prompt]))[0])
     budget = cfg.max_tokens - system_tokens
@@ -231,21 +218,7 @@ def _make_dataset(
         data,
     )
     total = result.total
-    used = int(samples.n.sum())
-    if used + sum(dropped.values()) != total:
-        raise RuntimeError(
-            f"message accounting is off: {total} in, {used} used, {sum(dropped.values())} dropped"
-        )
-    if not len(samples):
-        reasons = "\n".join(f"  {k}: {v}" for k, v in dropped.most_common())
-        # --groups only where it would change something: not given yet, and group chats left out
-        tips = ["a longer session_gap_minutes", "a lower min_reply_chars in twin.toml"]
-        if not cfg.groups and table.chat_group.any():
-            tips.insert(0, "--groups")
-        raise TwinError(
-            f"no training samples could be made from {total} messages. Where they went:\n{reasons}\n"
-            f"Try {', '.join(tips[:-1])} or {tips[-1]}."
-        )
+    used = _check_books(total, samples, dropped, cfg, table)
     in_dev, dev_conversations = dev_mask(
         table.chat_keys, samples.chat, samples.time, cfg.dev_fraction, cfg.min_dev_samples, cfg.seed
     )
@@ -253,23 +226,7 @@ def _make_dataset(
 
     stats = {
         "twin_build": 1,
-        "input": {
-            "files": [
-                {
-                    "file": names(r.file, "file"),
-                    "format": r.format,
-                    "version": r.version,
-                    "encoding": r.encoding,
-                    "messages": r.messages,
-                    "by_me": r.by_me,
-                    "rows_skipped": dict(r.skipped),
-                }
-                for r in result.reports
-            ],
-            "messages": total,
-            "by_me": int(table.me.sum()),
-            "chats": len(table.chat_keys),
-        },
+        "input": _input_stats(result, table, names),
         "messages": {"input": total, "used": used, "dropped": dict(dropped.most_common())},
         "steps": _steps(total, dropped),
         "chats": {
@@ -296,6 +253,75 @@ def _make_dataset(
         worker.draw(stats, data, examples, bool(cfg.tokenizer))
     stats["exports"] = _write_data(tmp, train, dev, cfg, stats)
     return stats
+
+
+def _overview(table: MessageTable, names: NameRedactor) -> BuildData:
+    """What the report's first charts show: messages over time and per (redacted) chat name."""
+    data = BuildData(timeline=table.timeline())
+    per_chat = np.bincount(table.chat, minlength=len(table.chat_keys))
+    per_chat_me = np.bincount(table.chat, weights=table.me, minlength=len(table.chat_keys))
+    for i, chat_name in enumerate(table.chat_names):
+        shown = names(chat_name, "chat")
+        data.per_chat[shown] += int(per_chat[i])
+        data.per_chat_me[shown] += int(per_chat_me[i])
+    return data
+
+
+def _system_prompt(
+    cfg: BuildConfig, table: MessageTable, names: NameRedactor
+) -> tuple[str, str | None, str]:
+    """(placeholder language, the person's name, the system prompt) for this export."""
+    language = (
+        cfg.placeholder_language
+        if cfg.placeholder_language != "auto"
+        else script_of(_my_texts(table))
+    )
+    name = cfg.name or _my_name(table, names)
+    template = cfg.system_prompt or (DEFAULT_PROMPTS if name else NAMELESS_PROMPTS)[language]
+    return language, name, template.replace("{name}", name or "")
+
+
+def _check_books(
+    total: int, samples: Samples, dropped: Counter, cfg: BuildConfig, table: MessageTable
+) -> int:
+    """Messages used; every input message is used or dropped for a reason, and some are used."""
+    used = int(samples.n.sum())
+    if used + sum(dropped.values()) != total:
+        raise RuntimeError(
+            f"message accounting is off: {total} in, {used} used, {sum(dropped.values())} dropped"
+        )
+    if not len(samples):
+        reasons = "\n".join(f"  {k}: {v}" for k, v in dropped.most_common())
+        # --groups only where it would change something: not given yet, and group chats left out
+        tips = ["a longer session_gap_minutes", "a lower min_reply_chars in twin.toml"]
+        if not cfg.groups and table.chat_group.any():
+            tips.insert(0, "--groups")
+        raise TwinError(
+            f"no training samples could be made from {total} messages. Where they went:\n{reasons}\n"
+            f"Try {', '.join(tips[:-1])} or {tips[-1]}."
+        )
+    return used
+
+
+def _input_stats(result: IngestResult, table: MessageTable, names: NameRedactor) -> dict:
+    """stats.json "input": what each file held, file names redacted like everything else."""
+    return {
+        "files": [
+            {
+                "file": names(r.file, "file"),
+                "format": r.format,
+                "version": r.version,
+                "encoding": r.encoding,
+                "messages": r.messages,
+                "by_me": r.by_me,
+                "rows_skipped": dict(r.skipped),
+            }
+            for r in result.reports
+        ],
+        "messages": result.total,
+        "by_me": int(table.me.sum()),
+        "chats": len(table.chat_keys),
+    }
 
 
 def _samples(

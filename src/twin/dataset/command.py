@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from twin.config_file import add_flags
+from twin.dataset.config import BuildConfig
 from twin.ingest.command import add_ingest_options
 
 
@@ -18,9 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_ingest_options(p)
     p.add_argument(
-        "--name", help="your display name for the system prompt (default: your name in the export)"
-    )
-    p.add_argument(
         "-o",
         "--output",
         default="dataset",
@@ -28,16 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="output folder (default: dataset)",
     )
     p.add_argument("--config", metavar="TOML", help="a twin.toml with a [build] table")
-    p.add_argument(
-        "--groups",
-        action="store_true",
-        default=None,
-        help="include group chats (speaker names in user turns)",
-    )
-    p.add_argument(
-        "--tokenizer", help="count tokens with this tokenizer (hub id, folder, or 'default')"
-    )
-    p.add_argument("--seed", type=int, help="seed of the train/dev split (default 0)")
+    add_flags(p, BuildConfig)  # --name, --groups, --tokenizer, --seed from the settings' fields
     p.add_argument("--no-report", action="store_true", help="skip report.html and its charts")
 
 
@@ -50,18 +40,11 @@ def run(args: argparse.Namespace) -> int:
         # the second core while this process is still importing (see ReportWorker).
         worker = None if args.no_report else ReportWorker()
         try:
+            from twin.config_file import flag_values
             from twin.dataset.build import build
-            from twin.dataset.config import load_config
+            from twin.dataset.config import BuildConfig, load_config
 
-            cfg = load_config(
-                args.config,
-                {
-                    "name": args.name,
-                    "groups": args.groups,
-                    "tokenizer": args.tokenizer,
-                    "seed": args.seed,
-                },
-            )
+            cfg = load_config(args.config, flag_values(args, BuildConfig))
         except BaseException:
             if worker is not None:
                 worker.abort()

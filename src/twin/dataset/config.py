@@ -7,23 +7,27 @@ result is saved as dataset/config.json so that a dataset says how it was made.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 
-from twin.config_file import load_section
-from twin.dataset.redact import TYPES
+from twin.config_file import check_types, flag, load_section
 from twin.errors import TwinError
 
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
+
+def _redact_types() -> list[str]:
+    # Imported when a config is made, not with this module: the CLI reads the fields for its
+    # flags before the report process is forked, and redact loads numpy and pyarrow.
+    from twin.dataset.redact import TYPES
+
+    return list(TYPES)
 
 
 @dataclass
 class BuildConfig:
     # Who the clone is: used in the system prompt. Default: your sender name in the export.
-    name: str | None = None
+    name: str | None = field(
+        default=None,
+        metadata=flag("your display name for the system prompt (default: your name in the export)"),
+    )
     # The system prompt; {name} is replaced. Default: one in the language you write in.
     system_prompt: str | None = None
     # A pause longer than this starts a new conversation. An hour: shorter splits slow
@@ -40,7 +44,9 @@ class BuildConfig:
     placeholder_language: str = "auto"
     # Group chats are left out: their replies answer several people at once. True takes them in,
     # with speaker names in the user turns.
-    groups: bool = False
+    groups: bool = field(
+        default=False, metadata=flag("include group chats (speaker names in user turns)")
+    )
     # A conversation you start has no question before your first turn. "drop" leaves that turn
     # out; "empty-user" keeps it after an empty user turn. Never is it put into a user turn.
     opener: str = "drop"
@@ -58,24 +64,22 @@ class BuildConfig:
     # get a usable dev set (but never more than a fifth of the conversations).
     dev_fraction: float = 0.05
     min_dev_samples: int = 20
-    seed: int = 0
+    seed: int = field(default=0, metadata=flag("seed of the train/dev split (default 0)"))
     # Personal data types to redact (all by default), words never to redact, and words to block.
-    redact: list[str] = field(default_factory=lambda: list(TYPES))
+    redact: list[str] = field(default_factory=_redact_types)
     allow: list[str] = field(default_factory=list)
     block: list[str] = field(default_factory=list)
     # "replace": blocked words become <BLOCKED>; "drop": samples containing one are dropped.
     block_mode: str = "replace"
     # A Hugging Face tokenizer (hub id or folder, or "default") to count tokens exactly and chart
     # token lengths in the report. Without it, tokens are estimated from UTF-8 bytes.
-    tokenizer: str | None = None
+    tokenizer: str | None = field(
+        default=None,
+        metadata=flag("count tokens with this tokenizer (hub id, folder, or 'default')"),
+    )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if not _type_ok(value, f.type):
-                raise TwinError(
-                    f"build config: {f.name} must be {_describe(f.type)}, not {value!r}"
-                )
+        check_types(self, "build config")
         checks = [
             (self.media in ("placeholder", "split"), "media must be 'placeholder' or 'split'"),
             (
@@ -102,45 +106,15 @@ class BuildConfig:
         for ok, message in checks:
             if not ok:
                 raise TwinError(f"build config: {message}")
-        unknown = set(self.redact) - set(TYPES)
+        types = _redact_types()
+        unknown = set(self.redact) - set(types)
         if unknown:
             raise TwinError(
-                f"build config: unknown redact types {sorted(unknown)}; known: {', '.join(TYPES)}"
+                f"build config: unknown redact types {sorted(unknown)}; known: {', '.join(types)}"
             )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-_KINDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
-
-
-def _type_ok(value, annotation: str) -> bool:
-    """Does a value (from TOML or a flag) fit a field annotated like 'int' or 'str | None'?"""
-    for option in annotation.split(" | "):
-        if option == "None" and value is None:
-            return True
-        if option == "list[str]" and isinstance(value, list):
-            return all(isinstance(v, str) for v in value)
-        if option == "bool" and isinstance(value, bool):
-            return True
-        if isinstance(value, bool):  # TOML true is not a number
-            continue
-        if option == "str" and isinstance(value, str):
-            return True
-        if option == "int" and isinstance(value, int):
-            return True
-        if option == "float" and isinstance(value, (int, float)):
-            return True
-    return False
-
-
-def _describe(annotation: str) -> str:
-    return " or ".join(
-        "a list of strings" if o == "list[str]" else _KINDS.get(o, "unset")
-        for o in annotation.split(" | ")
-        if o != "None"
-    )
 
 
 def load_config(path: str | None, overrides: dict) -> BuildConfig:

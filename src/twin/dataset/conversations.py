@@ -78,28 +78,9 @@ def conversations(
     `speaker` gives the name written before others' messages in group chats (the same
     redaction, see twin.dataset.names), the sender's name as it is when not given.
     """
-    n = len(table)
-    if n == 0:
+    if len(table) == 0:
         return _no_turns()
-    kind = table.kind
-    text_kind = kind == KIND_CODE["text"]
-    system = kind == KIND_CODE["system"]
-    recall = kind == KIND_CODE["recall"]
-    group = table.chat_group[table.chat] if not cfg.groups else np.zeros(n, dtype=bool)
-    empty = text_kind & table.blank()
-    _count(dropped, GROUP, group)
-    live = ~group
-    _count(dropped, SYSTEM, live & system)
-    _count(dropped, RECALL, live & recall)
-    _count(dropped, EMPTY, live & empty)
-    keep = live & ~system & ~recall & ~empty
-    media = keep & ~text_kind
-    boundary_media = None
-    if cfg.media == "split":
-        _count(dropped, MEDIA_SPLIT, media)
-        keep &= ~media
-        boundary_media = np.cumsum(media)
-
+    keep, boundary_media = _kept(table, cfg, dropped)
     rows = np.flatnonzero(keep)
     if len(rows) == 0:
         return _no_turns()
@@ -147,18 +128,56 @@ def conversations(
     if cfg.groups:
         texts = _with_speakers(table, src, p_role, texts, speaker or str)
 
-    # Turns: consecutive picked messages with one turn id, joined by newlines in one Arrow call.
-    p_turn = turn_id[picked]
-    bounds = np.flatnonzero(np.diff(p_turn)) + 1
+    return _join_turns(texts, p_role, turn_id[picked], conv_id[picked], chat[picked], ts[picked])
+
+
+def _kept(
+    table: MessageTable, cfg: BuildConfig, dropped: Counter
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which messages can be part of a conversation (the rest counted by reason), and with
+    media = "split" a running count of media that tells conversations apart."""
+    n = len(table)
+    kind = table.kind
+    text_kind = kind == KIND_CODE["text"]
+    system = kind == KIND_CODE["system"]
+    recall = kind == KIND_CODE["recall"]
+    group = table.chat_group[table.chat] if not cfg.groups else np.zeros(n, dtype=bool)
+    empty = text_kind & table.blank()
+    _count(dropped, GROUP, group)
+    live = ~group
+    _count(dropped, SYSTEM, live & system)
+    _count(dropped, RECALL, live & recall)
+    _count(dropped, EMPTY, live & empty)
+    keep = live & ~system & ~recall & ~empty
+    media = keep & ~text_kind
+    boundary_media = None
+    if cfg.media == "split":
+        _count(dropped, MEDIA_SPLIT, media)
+        keep &= ~media
+        boundary_media = np.cumsum(media)
+    return keep, boundary_media
+
+
+def _join_turns(
+    texts: pa.Array,
+    role: np.ndarray,
+    turn_id: np.ndarray,
+    conv_id: np.ndarray,
+    chat: np.ndarray,
+    ts: np.ndarray,
+) -> Turns:
+    """Consecutive messages with one turn id joined by newlines (one Arrow call), grouped by
+    conversation; with opener = "empty-user" an empty user turn goes before a first turn of mine."""
+    bounds = np.flatnonzero(np.diff(turn_id)) + 1
     starts = np.concatenate(([0], bounds))
-    offsets = np.append(starts, len(picked))
+    offsets = np.append(starts, len(turn_id))
     text = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), texts), "\n")
     sizes = np.diff(offsets)
-    assistant = p_role[starts]
-    t_conv = conv_id[picked][starts]
+    assistant = role[starts]
+    t_conv = conv_id[starts]
     firsts = np.flatnonzero(np.diff(t_conv, prepend=-1))
-    conv_chat = chat[picked][starts][firsts]
-    conv_time = ts[picked][starts][firsts]
+    conv_chat = chat[starts][firsts]
+    conv_time = ts[starts][firsts]
     opened_by_me = np.flatnonzero(assistant[firsts])
     if len(opened_by_me):  # opener = "empty-user": an empty user turn before my first one
         at = firsts[opened_by_me]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import numpy as np
 import pyarrow as pa
@@ -37,23 +36,13 @@ PLACEHOLDERS = {
 }
 
 # [图片], [微笑] (WeChat emoticon codes), <PHONE> (redaction) and similar tokens carry no words.
-_TOKENS = re.compile(r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+")
+TOKENS = re.compile(r"\[[^\[\]\s]{1,12}\]|<[A-Z_]{2,12}>|\s+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def visible_length(text: str) -> int:
     """Characters a person typed: placeholders, emoticon codes and whitespace not counted."""
-    return len(_TOKENS.sub("", text))
-
-
-def has_words(text: str) -> bool:
-    """False for replies that are only placeholders, emoji or symbols."""
-    core = _TOKENS.sub("", text)
-    for ch in core:
-        cat = unicodedata.category(ch)
-        if cat[0] in "LN":
-            return True
-    return False
+    return len(TOKENS.sub("", text))
 
 
 # Python's \s (every character str.isspace() accepts, such as the ideographic space U+3000 of
@@ -63,8 +52,9 @@ _TOKENS_RE2 = rf"\[[^\[\]{SPACE_CLASS_RE2}]{{1,12}}\]|<[A-Z_]{{2,12}}>|[{SPACE_C
 
 
 def reply_measures(texts: pa.Array, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`visible_length` and `has_words` of the texts where `mine` is set (0 and False
-    elsewhere: only replies are judged), in one pass over their text."""
+    """`visible_length` of the texts where `mine` is set, and whether they hold a letter or
+    digit once placeholders are taken out (0 and False elsewhere: only replies are judged), in
+    one pass over their text. A reply of only placeholders, emoji or symbols has no words."""
     rows = np.flatnonzero(mine)
     core = pc.replace_substring_regex(texts.take(pa.array(rows)), _TOKENS_RE2, "")
     lengths = np.zeros(len(texts), dtype=np.int64)

@@ -160,15 +160,7 @@ def dev_loss(model, tokenizer, info: RunInfo, dev: list[list[dict]], max_len: in
 
 def settings_for(system: System, overrides: dict):
     """The generation settings a system is evaluated with: its own, with the command's overrides."""
-    from twin.generate import Settings
-
-    g = system.info.generation
-    return Settings(
-        overrides.get("temperature", g.temperature),
-        g.top_p,
-        overrides.get("max_new_tokens", g.max_new_tokens),
-        g.repetition_penalty,
-    )
+    return system.info.generation.updated(**overrides)
 
 
 def _prompts(samples: list[dict], seed: int, probe: bool) -> tuple[list[list[dict]], list[int]]:
@@ -217,7 +209,7 @@ def evaluate_system(
     t2 = time.perf_counter()
     gen = Generator(system.info, device=device, model=model, tokenizer=tokenizer)
     settings = settings_for(system, overrides)
-    result["settings"] = {k: v for k, v in settings.__dict__.items() if k != "seed"}
+    result["settings"] = settings.to_dict()
     histories, seeds = _prompts(samples, seed, probe)
     with Progress(len(histories), f"  {system.label}", "reply", enabled=show_progress) as bar:
         try:

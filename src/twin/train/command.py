@@ -13,24 +13,13 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", metavar="DATASET_DIR", help="folder written by `twin build`")
-    p.add_argument("--base", help="default | HUB_ID | DIR | FILE.gguf (default: default)")
-    p.add_argument(
-        "--method",
-        choices=["lora", "qlora", "ptuning"],
-        help="lora (default), qlora (CUDA), ptuning (P-tuning v2)",
-    )
+    from twin.config_file import add_flags
+    from twin.train.config import TrainConfig
+
     p.add_argument(
         "-o", "--output", default="run", metavar="RUN_DIR", help="run folder (default: run)"
     )
-    steps = p.add_mutually_exclusive_group()
-    steps.add_argument("--max-steps", type=int, help="optimizer steps to run")
-    steps.add_argument("--epochs", type=float, help="passes over the training set (default 1)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 2e-4 LoRA, 2e-2 P-tuning)")
-    p.add_argument("--rank", type=int, help="LoRA rank (default 8)")
-    p.add_argument("--max-len", type=int, help="tokens per sample (default 1024)")
-    p.add_argument("--batch", type=int, help="samples per step per process (default 4)")
-    p.add_argument("--accum", type=int, help="gradient accumulation steps (default 4)")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], help="default auto")
+    add_flags(p, TrainConfig)  # --base, --method, --max-steps, … from the settings' fields
     p.add_argument(
         "--resume", action="store_true", help="continue from the run folder's last checkpoint"
     )
@@ -43,26 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.train.config import load_train_config
+    from twin.config_file import flag_values
+    from twin.train.config import TrainConfig, load_train_config
     from twin.train.folder import check_dataset_folder
 
     check_dataset_folder(args.dataset)  # before seconds of loading torch and the model
 
-    cfg = load_train_config(
-        args.config,
-        {
-            "base": args.base,
-            "method": args.method,
-            "max_steps": args.max_steps,
-            "epochs": args.epochs,
-            "lr": args.lr,
-            "rank": args.rank,
-            "max_len": args.max_len,
-            "batch": args.batch,
-            "accum": args.accum,
-            "precision": args.precision,
-        },
-    )
+    cfg = load_train_config(args.config, flag_values(args, TrainConfig))
     if args.show_mask:
         return _show_mask(args.dataset, cfg)
     from twin.train.loop import train

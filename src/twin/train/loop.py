@@ -30,7 +30,7 @@ from twin.models import (
     resolve_base,
 )
 from twin.progress import Progress, say
-from twin.runs import Generation, RunFolder
+from twin.runs import RunFolder
 from twin.train import checkpoint as ckpt
 from twin.train.config import TrainConfig
 from twin.train.data import IGNORE, Example, batch_order, collate, encode, read_dataset
@@ -374,7 +374,7 @@ def _setup(dataset_dir: str, run: RunFolder, cfg: TrainConfig, d: Dist) -> Train
         "chat_format": fmt.to_dict(),
         "system_prompt": ds_config.get("system_prompt"),
         "name": ds_config.get("name"),
-        "generation": Generation(cfg.temperature, cfg.top_p, cfg.max_new_tokens).to_dict(),
+        "generation": cfg.generation.to_dict(),
         "train": cfg.to_dict(),
         "dataset": {
             "path": str(Path(dataset_dir).resolve()),
