@@ -528,3 +528,18 @@ def test_line_title_after_blank_lines_names_the_chat(ingest_file, tmp_path):
     text = "\n[LINE] Chat history with Pat\nSaved on: 2018/03/25 19:57\n\n" + LINE_BODY
     msgs = ingest_file(write(tmp_path / "x.txt", text), extra=("--me", "Pat"))
     assert {m["chat_name"] for m in msgs} == {"Pat"}
+
+
+def test_whatsapp_chinese_and_japanese_meridiem_before_the_time(ingest_file, tmp_path):
+    lines = [
+        "2023/3/12 上午12:05 - 小明: 睡了吗",
+        "2023/3/12 下午8:05 - 阿狸: 晚上吃什么",
+        "2023/3/12 午後9:00 - 小明: 火锅",
+    ]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "阿狸"))
+    assert [m["time"] for m in msgs] == [
+        "2023-03-12T00:05:00",
+        "2023-03-12T20:05:00",
+        "2023-03-12T21:00:00",
+    ]
+    assert pick(msgs, "sender", "text")[1] == ("阿狸", "晚上吃什么")

@@ -33,6 +33,7 @@ _SP = "[ \u202f\u00a0]"
 _STAMP = (
     r"(?P<d1>\d{1,4})(?P<ds>[./-])(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4}),?" + _SP + "{1,2}"
     r"(?:klo" + _SP + ")?"  # Finnish: `13.6.2018 klo 21.25`
+    r"(?:(?P<ap2>上午|下午|午前|午後)" + _SP + "?)?"  # Chinese, Japanese: `2023/3/12 下午8:05`
     r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
     r"(?:" + _SP + r"?(?P<ap>[AaPp])\.?" + _SP + r"?[Mm]\.?)?"
 )
@@ -141,16 +142,14 @@ class _Style:
 
     @classmethod
     def of(cls, m: re.Match, ios: bool) -> _Style:
-        ap = m["ap"] is not None
-        return cls(
-            ios, m["ds"], m["ts"], ap, ap and "." in m.string[m.start("ap") : m.start("ap") + 4]
-        )
+        dotted = m["ap"] is not None and "." in m.string[m.start("ap") : m.start("ap") + 4]
+        return cls(ios, m["ds"], m["ts"], _meridiem(m) is not None, dotted)
 
     def matches(self, m: re.Match) -> bool:
         return (
             m["ds"] == self.date_sep
             and m["ts"] == self.time_sep
-            and (m["ap"] is not None) == self.twelve_hour
+            and (_meridiem(m) is not None) == self.twelve_hour
         )
 
 
@@ -235,12 +234,22 @@ def _read(source: Source, report: FileReport) -> tuple[list[_Entry], _Style | No
     return entries, style
 
 
+def _meridiem(m: re.Match) -> str | None:
+    """ "a", "p", or None on a 24-hour clock: `AM`/`p. m.` after the time, `上午`/`午後` before it."""
+    if m["ap"] is not None:
+        return m["ap"].lower()
+    if m["ap2"] is not None:
+        return "p" if m["ap2"] in ("下午", "午後") else "a"
+    return None
+
+
 def _hour(m: re.Match) -> int:
     h = int(m["h"])
-    if m["ap"] is None:
+    meridiem = _meridiem(m)
+    if meridiem is None:
         return h
     # `00:08 a. m.` (some Android locales write the midnight hour as 00) is 12:08 a.m.
-    return h % 12 + (12 if m["ap"] in "Pp" else 0)
+    return h % 12 + (12 if meridiem == "p" else 0)
 
 
 def _year(text: str) -> int:
@@ -324,7 +333,7 @@ def _time(e: _Entry, day_first: bool, report: FileReport) -> tuple[str, float] |
         y, mo, d = _year(d3), int(d1), int(d2)
     h = int(m["h"])
     try:
-        if m["ap"] is not None and not 0 <= h <= 12:
+        if _meridiem(m) is not None and not 0 <= h <= 12:
             raise ValueError("hour must be in 0..12 with AM/PM")
         dt = datetime(y, mo, d, _hour(m), int(m["mi"]), int(m["s"] or 0))
     except ValueError as err:
