@@ -197,7 +197,9 @@ def test_account_ids(name):
     assert is_account_id(name)
 
 
-@pytest.mark.parametrize("name", ["Anna", "阿明", "2pac", "Bob 2", "alice2000", "Mr. 123", "me"])
+@pytest.mark.parametrize(
+    "name", ["Anna", "阿明", "2pac", "Bob 2", "alice2000", "Mr. 123", "me", "2023exports"]
+)
 def test_names_that_are_names(name):
     assert not is_account_id(name)
 

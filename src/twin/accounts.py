@@ -11,14 +11,20 @@ import re
 # random lowercase ids of older WeChat accounts that start with a digit (12345iru2zsmo22).
 _ACCOUNT_ID = re.compile(
     r"wxid_[\w\-]+|gh_[0-9a-f]{6,}|[\w\-.]+@(?:im\.)?chatroom|[\w\-.]+@openim"
-    r"|(?:user|channel|chat)?\d{5,}|\d[a-z0-9]*[a-z][a-z0-9]*"
+    r"|(?:user|channel|chat)?\d{5,}"
 )
+_RANDOM_ID = re.compile(r"\d[a-z0-9]*[a-z][a-z0-9]*")
 
 
 def is_account_id(name: str) -> bool:
     """Is this name an account id rather than something a person is called?"""
     name = name.strip()
-    if _ACCOUNT_ID.fullmatch(name) is None:
-        return False
-    # `2pac`, `3m`: a short word starting with a digit is a nickname; random ids are long.
-    return not (name[0].isdigit() and not name.isdigit() and len(name) < 8)
+    if _ACCOUNT_ID.fullmatch(name) is not None:
+        return True
+    # `2pac`, `2023exports`: a word after a number is a nickname or a folder; the random ids
+    # are long and mix digits into the letters (12345iru2zsmo22).
+    return (
+        _RANDOM_ID.fullmatch(name) is not None
+        and len(name) >= 8
+        and len(re.findall(r"\d+", name)) >= 2
+    )
