@@ -296,3 +296,41 @@ def test_too_long_a_conversation_gets_a_note_not_minutes_of_trimming(tiny_run):
     history = [{"role": "user", "content": "x" * 1500}, {"role": "assistant", "content": "y"}] * 30
     (note,) = list(respond("hello", history))
     assert "characters" in note
+
+
+def test_a_friend_logs_in_once_in_the_browser_and_chats(generator, tiny_run):
+    """With a key, the page asks for it once; after that the whole Gradio page works."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    cfg = page_config(read_run(tiny_run), lang="zh")
+    opts = ServeOptions(port=0, api_key="friend-key")
+    app, close = build_app(SlowGen(generator, delay=0), cfg, opts)
+    server = Server(app, bind("127.0.0.1", 0)).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(server.url + "/", timeout=60_000)
+                assert text("zh", "login_prompt") in page.content()
+                page.fill("input[name=key]", "wrong")
+                page.click("button[type=submit]")
+                assert text("zh", "login_wrong") in page.content()
+                page.fill("input[name=key]", "friend-key")
+                page.click("button[type=submit]")
+                page.wait_for_selector("#twin-input textarea", timeout=60_000)
+                page.fill("#twin-input textarea", "hello there")
+                page.keyboard.press("Enter")
+                bot = page.wait_for_selector("#twin-chatbot [data-testid='bot']", timeout=60_000)
+                page.wait_for_timeout(1000)
+                reply = bot.inner_text()
+                page.reload()  # the cookie keeps the friend in
+                page.wait_for_selector("#twin-input textarea", timeout=60_000)
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+        close()
+    assert reply.strip() and text("zh", "failed") not in reply

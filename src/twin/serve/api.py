@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import threading
@@ -36,6 +35,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from twin.generate import Generator, Settings, cut_at_stops
 from twin.serve.config import MAX_MESSAGES
+from twin.serve.guard import bearer_matches
 
 log = logging.getLogger("twin.serve")
 
@@ -409,10 +409,7 @@ def key_dependency(api_key: str | None):
     def check_key(request: Request) -> None:
         if api_key is None:
             return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), api_key.encode()
-        ):
+        if not bearer_matches(request.headers.get("authorization", ""), api_key):
             raise ApiError(
                 401,
                 "missing or incorrect API key; send it as 'Authorization: Bearer KEY'",

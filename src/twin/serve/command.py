@@ -193,6 +193,11 @@ def read_key(given: str | None, key_file: str | None) -> str | None:
             raise TwinError(f"--api-key-file {path}: the first line is empty; write the key there")
         return key
     if given:
+        print(
+            "note: a key given with --api-key shows in `ps`; TWIN_API_KEY or --api-key-file "
+            "keep it private",
+            file=sys.stderr,
+        )
         return given
     return os.environ.get("TWIN_API_KEY") or None
 

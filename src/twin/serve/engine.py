@@ -115,11 +115,18 @@ class LlamaCppGenerator(Generator):
             raise TwinError(f"{lora_path}: llama.cpp could not load this LoRA adapter")
 
     def stream(
-        self, history: list[dict], settings: Settings | None = None, timeout: float = 120.0
+        self,
+        history: list[dict],
+        settings: Settings | None = None,
+        timeout: float = 120.0,
+        prompt: list[int] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply in pieces; `timeout` is unused (llama.cpp runs in this thread)."""
+        """Yield the reply in pieces; `timeout` is unused (llama.cpp runs in this thread).
+
+        `prompt`: the ids `prompt_ids(history, …)` gave, when the caller already has them.
+        """
         s = settings or self.defaults()
-        ids = self.prompt_ids(history, s.max_new_tokens)
+        ids = prompt if prompt is not None else self.prompt_ids(history, s.max_new_tokens)
         stops = [x for x in self.info.chat_format.stop if x]
         greedy = not s.temperature or s.temperature <= 0
         with self._lock:

@@ -39,6 +39,12 @@ def session_token(key: str) -> str:
     return hmac.new(key.encode(), b"twin-session-1", hashlib.sha256).hexdigest()
 
 
+def bearer_matches(authorization: str, key: str) -> bool:
+    """Whether an Authorization header is `Bearer KEY` (compared in constant time)."""
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode())
+
+
 def host_name(host_header: str) -> str:
     """The name part of a Host header (`[::1]:7860` -> `::1`, `a.b:80` -> `a.b`)."""
     host = host_header.strip().lower()
@@ -109,10 +115,7 @@ class Guard:
         return _error(path, 401, "this server needs its key", "invalid_api_key")
 
     def _authorized(self, headers: dict) -> bool:
-        scheme, _, given = headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), str(self.key).encode()
-        ):
+        if bearer_matches(headers.get("authorization", ""), str(self.key)):
             return True
         cookie = _cookies(headers.get("cookie", "")).get(COOKIE, "")
         return hmac.compare_digest(cookie.encode(), str(self.token).encode())
