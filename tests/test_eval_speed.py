@@ -26,6 +26,8 @@ def _eval(twin, tiny_run, tiny_dataset, out, *extra):
 def test_the_base_is_reused_only_for_identical_inputs(twin, tiny_run, tiny_dataset, tmp_path):
     first, err = _eval(twin, tiny_run, tiny_dataset, tmp_path / "a")
     assert "cached" not in first["systems"][1] and "reused" not in err
+    # what it does is said before each wait, and the progress line keeps the whole label
+    assert "loading" in err and "dev loss on" in err and f"  {tiny_run}: reply " in err
     again, err = _eval(twin, tiny_run, tiny_dataset, tmp_path / "b")
     run, base = again["systems"]
     assert base["kind"] == "base" and base["cached"] is True and "cached" not in run
