@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wechatmsg_reference import use_reference
 
-from twin.ingest import ingest
 from twin.ingest.formats import _wechatmsg_columns, wechatmsg_csv
+from twin.ingest.pipeline import ingest
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.ingest.table import KIND_CODE

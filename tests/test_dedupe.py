@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import read_jsonl
 
-from twin.ingest import ingest
 from twin.ingest.dedupe import DUPLICATE_FILE, DUPLICATE_MESSAGE
+from twin.ingest.pipeline import ingest
 
 
 def ios_lines(n: int, start: int = 0) -> str:

@@ -46,7 +46,7 @@ def test_a_module_missing_a_member_is_refused_by_name():
 
 def test_the_guess_across_chats_follows_the_me_rule(tmp_path):
     """A WeChat 4.0 folder (ME "--me or guess") without --me: the sender in every chat is me."""
-    from twin.ingest import ingest
+    from twin.ingest.pipeline import ingest
 
     header = "消息ID,类型,发送人,时间,内容,备注,昵称,更多信息\n"
     for friend in ("小明", "小红"):

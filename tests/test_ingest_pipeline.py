@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from twin import __version__
 from twin.atomic import atomic_dir, atomic_write
 from twin.errors import TwinError
-from twin.ingest import ingest
+from twin.ingest.pipeline import ingest
 from twin.ingest.sources import Source
 from twin.ingest.table import _chat_time_order
 

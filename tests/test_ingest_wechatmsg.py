@@ -18,7 +18,7 @@ from conftest import read_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.ingest import ingest
+from twin.ingest.pipeline import ingest
 
 HEADER9 = [
     "localId",

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from test_build_equivalence import CHATS, T0, _text, _type, assert_same, content_of, strtime
 from wechatmsg_reference import use_reference
 
-from twin.ingest import ingest, summary, write_jsonl
 from twin.ingest.formats import _wechatmsg_columns, wechatmsg_csv
+from twin.ingest.pipeline import ingest, summary, write_jsonl
 
 HEADER9 = _wechatmsg_columns.HEADER9
 HEADER12 = _wechatmsg_columns.HEADER12

@@ -41,8 +41,8 @@ from twin.dataset.writers import (
     write_split,
 )
 from twin.errors import TwinError
-from twin.ingest import IngestResult, ingest
 from twin.ingest.dedupe import DUPLICATE_FILE, DUPLICATE_MESSAGE
+from twin.ingest.pipeline import IngestResult, ingest
 from twin.ingest.table import KIND_CODE, MessageTable
 from twin.words import plural
 

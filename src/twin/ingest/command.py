@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from twin.fast_start import freeze_imports, keep_pandas_out_of_arrow, one_blas_thread
 
     with one_blas_thread():
-        from twin.ingest import ingest, summary, write_jsonl
+        from twin.ingest.pipeline import ingest, summary, write_jsonl
     keep_pandas_out_of_arrow()
     freeze_imports()
 
