@@ -3,6 +3,8 @@ when imported, and the pipeline reads what the contract says instead of probing.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import pytest
@@ -61,3 +63,26 @@ def test_the_guess_across_chats_follows_the_me_rule(tmp_path):
     result = ingest([str(tmp_path)])
     assert {r.me_rule.split(":")[0] for r in result.reports} == {"guessed"}
     assert sum(r.by_me for r in result.reports) == 2
+
+
+PARSE = """
+import sys
+from twin.cli import build_parser
+for verb in ("build", "ingest"):
+    build_parser(verb).parse_args([verb, "x.csv"])
+print(sorted(m for m in ("numpy", "pyarrow", "pandas", "matplotlib") if m in sys.modules))
+"""
+
+
+def test_parsing_the_options_of_build_and_ingest_loads_no_heavy_module():
+    """`twin build --help` and a typo in an option answer without loading numpy or pyarrow:
+    twin.ingest imports nothing, the importers are imported when a file is read."""
+    r = subprocess.run([sys.executable, "-c", PARSE], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_format_names_without_importing_the_importers():
+    from twin.ingest.formats import all_formats, names
+
+    assert names() == [m.NAME for m in all_formats()]

@@ -139,15 +139,15 @@ def build(
     me: str | None = None,
     skip_bad_rows: bool = False,
     progress: bool | None = None,
-    report: bool | ReportWorker = True,
+    report: bool = True,
 ) -> dict:
     """Build the dataset folder; returns the stats written to stats.json.
 
-    `report`: draw report.html (True), draw it with a ReportWorker started earlier, or not.
+    `report`: draw report.html and its charts (in a ReportWorker, beside the data).
     """
     started = time.perf_counter()
     out = Path(out_dir)
-    worker = report if isinstance(report, ReportWorker) else ReportWorker() if report else None
+    worker = ReportWorker() if report else None
     try:
         if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
             raise TwinError(

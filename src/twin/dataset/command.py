@@ -32,25 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.dataset.report_worker import ReportWorker
-    from twin.fast_start import freeze_imports, keep_pandas_out_of_arrow, one_blas_thread
+    from twin.config_file import flag_values
+    from twin.dataset.build import build
+    from twin.dataset.config import BuildConfig, load_config
 
-    with one_blas_thread():
-        # Forked before numpy and pyarrow load: a small fork, whose matplotlib import runs on
-        # the second core while this process is still importing (see ReportWorker).
-        worker = None if args.no_report else ReportWorker()
-        try:
-            from twin.config_file import flag_values
-            from twin.dataset.build import build
-            from twin.dataset.config import BuildConfig, load_config
-
-            cfg = load_config(args.config, flag_values(args, BuildConfig))
-        except BaseException:
-            if worker is not None:
-                worker.abort()
-            raise
-    keep_pandas_out_of_arrow()
-    freeze_imports()
+    cfg = load_config(args.config, flag_values(args, BuildConfig))
     stats = build(
         args.inputs,
         args.output,
@@ -58,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.format,
         me=args.me,
         skip_bad_rows=args.skip_bad_rows,
-        report=worker if worker is not None else False,
+        report=not args.no_report,
     )
     m, s = stats["messages"], stats["samples"]
     print(

@@ -1,5 +1,23 @@
 """report.html drawn beside the build, in a second process: matplotlib takes a third of a
-second to import and tens of milliseconds per chart, and the training data need not wait."""
+second to import and tens of milliseconds per chart, and the training data need not wait.
+
+This process is the one start-up trick of `twin build` that was kept. Each was measured on the
+1,000,000-message CSV by switching it off (benchmarks/bench_startup.py: 7 rounds, order rotated,
+median of per-round paired differences ± their interquartile range; the 2-core machine was
+shared with other work, so wall times spread widely):
+
+| switched off | wall s | CPU s (all processes) | the build's own CPU s | kept |
+|---|---|---|---|---|
+| this report process | -0.60 ± 5.04 | -0.07 ± 0.44 | +0.77 ± 0.29 | yes |
+| pyarrow kept from importing pandas | +3.88 ± 5.59 | +0.32 ± 0.59 | +0.13 ± 0.59 | no |
+| the fork made before numpy loads | +2.34 ± 7.59 | -0.36 ± 0.58 | -0.28 ± 0.68 | no |
+| OpenBLAS on one thread | +1.37 ± 8.12 | -0.00 ± 0.14 | +0.03 ± 0.24 | no |
+| gc.freeze after the imports | +1.11 ± 3.57 | +0.24 ± 0.40 | +0.08 ± 0.39 | no |
+
+(A second fork inside this worker, drawing every other chart, went too: at most one extra
+process.) The worker takes 0.77 s of CPU off the build's own path, which is what a free second
+core turns into wall time.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +36,10 @@ from pathlib import Path
 class ReportWorker:
     """Draws report.html and its charts in a forked process while this one makes the data.
 
-    Start it before numpy and pyarrow are imported (the CLI does): the fork is then small, and
-    the worker imports matplotlib on the second core while this one is still starting up. It
-    draws the input's charts beside the sample building, and the rest once the final numbers
-    arrive through the pipe. Without fork (Windows, macOS default) or with one core, the
-    report is drawn in this process instead. Nothing here imports numpy.
+    The worker imports matplotlib on the second core, draws the input's charts beside the
+    sample building, and the rest once the final numbers arrive through the pipe; it dies with
+    the build however the build ends. Without fork (Windows) or with one core, the report is
+    drawn in this process instead.
     """
 
     def __init__(self) -> None:

@@ -44,12 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from twin.fast_start import freeze_imports, keep_pandas_out_of_arrow, one_blas_thread
-
-    with one_blas_thread():
-        from twin.ingest.pipeline import ingest, summary, write_jsonl
-    keep_pandas_out_of_arrow()
-    freeze_imports()
+    from twin.ingest.pipeline import ingest, summary, write_jsonl
 
     result = ingest(args.exports, fmt=args.format, me=args.me, skip_bad_rows=args.skip_bad_rows)
     write_jsonl(result, args.output)
