@@ -26,3 +26,12 @@ class InputError(TwinError):
         if expected:
             message += f"; expected {expected}"
         super().__init__(message)
+
+
+class UnknownMeError(TwinError):
+    """The exports do not say which sender is the user: `senders` lists (name, messages) to pick
+    from, for pages and scripts that ask instead of printing the list."""
+
+    def __init__(self, message: str, senders: list[tuple[str, int]]):
+        super().__init__(message)
+        self.senders = senders

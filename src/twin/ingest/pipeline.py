@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from twin.atomic import atomic_write
-from twin.errors import InputError, TwinError
+from twin.errors import InputError, TwinError, UnknownMeError
 from twin.ingest import formats
 from twin.ingest.decode import decode_head, guess_encoding, sniff_encoding
 from twin.ingest.dedupe import drop_duplicates
@@ -350,12 +350,13 @@ def _resolve_me(result: IngestResult, me: str | None) -> None:
     still = [r for r in needing if r.file not in result.me_keys]
     if still:
         labels = sorted({formats.by_name(r.format).LABEL for r in still})
-        raise TwinError(
+        raise UnknownMeError(
             f"cannot tell which sender is you in {_files(still)}: "
             f"{' and '.join(labels)} exports do not mark your own messages.\n"
             + _candidates(still)
             + "\nPass --me with your name or id as it appears above, e.g. --me "
-            + repr(_top_senders(still)[0][0])
+            + repr(_top_senders(still)[0][0]),
+            senders=_top_senders(still),
         )
 
 
