@@ -67,9 +67,9 @@ class Job:
         code = self.exit_code()
         if code is None:
             return "lost"
-        if code == 0:
-            return "done"
-        return "stopped" if code in (130, -signal.SIGINT) or spec.get("stopping") else "failed"
+        if spec.get("stopping") and code in (0, 130, -signal.SIGINT):
+            return "stopped"  # `twin train` saves a checkpoint on SIGINT and exits 0
+        return "done" if code == 0 else "failed"
 
     def start(
         self, args: list[str], cwd: Path, meta: dict | None = None, env: dict | None = None

@@ -407,13 +407,7 @@ def _step_eval(project: Project, words: Words, lang) -> list:
             if not run_v:
                 raise TwinError("no trained clone yet: train one in step 3")
             steps.start_eval(project, run_v, int(n_v or 20))
-            ev = steps.job(project, "eval")
-            while ev.running():
-                tail = ev.log_tail(1)
-                progress(None, desc=tail[-120:] or t(lang_now, "working"))
-                steps.wait_for(lambda: not ev.running(), 1.0)
-            if ev.state() != "done":
-                raise TwinError(steps._error_line(ev.log_tail(40)) or "twin eval failed")
+            steps.finish(project, "eval", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
             return "✅", _eval_html(steps.eval_result(project))
 
         go.click(guarded(do_eval), [lang, run, n], [status, result], api_visibility="private")
@@ -482,14 +476,8 @@ def _step_share(project: Project, words: Words, lang) -> list:
             if not run_v:
                 raise TwinError("no trained clone yet: train one in step 3")
             steps.start_export(project, run_v, kind_v)
-            ex = steps.job(project, "export")
-            while ex.running():
-                progress(None, desc=ex.log_tail(1)[-120:] or t(lang_now, "working"))
-                steps.wait_for(lambda: not ex.running(), 1.0)
-            path = steps.export_download(project)
-            if path is None:
-                raise TwinError(steps._error_line(ex.log_tail(40)) or "twin export failed")
-            return "✅", path
+            steps.finish(project, "export", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
+            return "✅", steps.export_download(project)
 
         def do_notebook(progress=gr.Progress()):
             progress(None)
@@ -537,7 +525,19 @@ def _api(project: Project, models: steps.Models) -> None:
         yield from steps.reply_stream(models, project, spec, turns, temperature)
 
     def runs() -> list:
+        """Trained runs and their checkpoints, newest first."""
         return steps.run_choices(project)
 
-    for fn in (ingest, build, train, train_status, stop_train, chat, runs):
+    def evaluate(run: str, samples: int = 20) -> dict:
+        """Run `twin eval` on a run against its untuned base; returns eval.json."""
+        steps.start_eval(project, run, samples)
+        return steps.finish(project, "eval") and steps.eval_result(project) or {}
+
+    def export(run: str, kind: str = "space") -> str:
+        """Export a run (space, gguf or ollama); returns the path of the zip to download."""
+        steps.start_export(project, run, kind)
+        steps.finish(project, "export")
+        return steps.export_download(project) or ""
+
+    for fn in (ingest, build, train, train_status, stop_train, chat, runs, evaluate, export):
         gr.api(guarded(fn), api_name=fn.__name__)

@@ -183,13 +183,28 @@ def sample_conversations(project: Project, n: int = 3) -> list[list[dict]]:
 
 
 def base_choices() -> list[tuple[str, str]]:
-    """(label, spec) of the bases worth offering: the model catalog when there is one."""
-    try:
-        from twin.catalog import studio_choices  # type: ignore[import-not-found]
+    """(label, --base value) of the catalog's bases, embedded first, each with its estimated
+    training time per 1,000 conversations on this machine (measured where it was trained here)."""
+    from twin.catalog import entries
+    from twin.speed import cpu_times
 
-        return studio_choices()
-    except ImportError:
-        return [("auto — chosen from your data", "auto"), ("SmolLM2-135M (built in, English)", "default")]
+    models = entries()
+    times = cpu_times(models)
+    out = [("auto — chosen from the language of your replies", "auto")]
+    for e in models:
+        where = "built in" if e.source == "embedded" else "download"
+        seconds, was_measured = times.get(e.alias, (None, False))
+        when = f" · ~{_duration(seconds)} per 1,000 here{' (measured)' if was_measured else ''}" if seconds else ""
+        out.append((f"{e.name} · {where} · {e.languages}{when}", e.alias))
+    return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def start_training(
@@ -409,6 +424,19 @@ def start_sharing(project: Project, run: str, host: str, port: int, key: str | N
 def share_url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     return f"http://{shown}:{port}/"
+
+
+def finish(project: Project, kind: str, on_progress=None, timeout: float = 24 * 3600) -> bool:
+    """Wait for a background job, passing its last output line on; a failure is a TwinError."""
+    j = job(project, kind)
+    deadline = time.monotonic() + timeout
+    while j.running() and time.monotonic() < deadline:
+        if on_progress is not None:
+            on_progress(j.log_tail(1)[-120:])
+        wait_for(lambda: not j.running(), 1.0)
+    if j.state() != "done":
+        raise TwinError(_error_line(j.log_tail(40)) or f"twin {kind} did not finish ({j.state()})")
+    return True
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
