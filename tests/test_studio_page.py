@@ -165,3 +165,56 @@ def _journey(page, export: Path, tiny_model: Path, url: str, shots: Path) -> Non
     page.wait_for_selector("#twin-read", timeout=60_000)
     assert "读取聊天记录" in page.inner_text("#twin-read")
     page.screenshot(path=str(shots / "0-chinese.png"), full_page=True)
+
+
+def test_with_a_key_no_route_answers_without_it(tmp_path):
+    """Every route of the studio's app (Gradio's and ours, the route table walked) refuses a
+    request without the key; with it (Bearer, or the login cookie) the page and API answer."""
+    import httpx
+    from test_serve_guard import _routes
+
+    project = Project.open(tmp_path / "studio", "locked")
+    app, _ = build_app(project, "127.0.0.1", 0, "s3cret")
+    server = Server(app, bind("127.0.0.1", 0)).start()
+    try:
+        tried = set(_routes(app.routes))
+        paths = {p for _, p in tried}
+        for needed in ("/", "/config", "/gradio_api/info", "/gradio_api/upload"):
+            assert needed in paths, sorted(paths)
+        assert any(p.startswith("/gradio_api/call/") for p in paths)
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            for method, path in sorted(tried):
+                method = "GET" if method in ("HEAD", "OPTIONS") else method
+                for headers in ({}, {"Authorization": "Bearer wrong"}):
+                    r = c.request(method, path, headers=headers, json={"data": []})
+                    assert r.status_code in (401, 403), (method, path, r.status_code)
+            page = c.get("/", headers={"accept": "text/html"})
+            assert page.status_code == 401 and 'name="key"' in page.text
+            assert c.get("/config", headers={"authorization": "Bearer s3cret"}).status_code == 200
+            login = c.post("/twin-login", data={"key": "s3cret", "next": "/"})
+            assert login.status_code == 303
+            assert c.get("/config").status_code == 200  # the cookie now
+    finally:
+        server.stop()
+
+
+def test_uploads_are_capped_and_only_on_the_studio(tmp_path):
+    import httpx
+    from test_serve_api import _raw_request
+
+    from twin.studio.server import MAX_UPLOAD
+
+    project = Project.open(tmp_path / "studio", "cap")
+    server = serve(project)
+    try:
+        head = (
+            "POST /gradio_api/upload HTTP/1.1\r\nHost: HOST\r\n"
+            f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {MAX_UPLOAD + 1}\r\n\r\n"
+        )
+        assert b" 413 " in _raw_request(server.url, head, [b"x" * 1024]).split(b"\r\n")[0] + b" "
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            files = {"files": ("chat.txt", b"01/03/2023, 20:10 - Alice: hi\n", "text/plain")}
+            assert c.post("/gradio_api/upload", files=files).status_code == 200
+            assert c.get("/", headers={"host": "evil.example"}).status_code == 403
+    finally:
+        server.stop()

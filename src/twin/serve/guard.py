@@ -63,6 +63,7 @@ class Guard:
         loopback_hosts_only: bool = True,
         lang: str = "en",
         max_body: int = MAX_BODY,
+        max_upload: int = 0,
     ) -> None:
         self.app = app
         self.key = key
@@ -70,6 +71,9 @@ class Guard:
         self.loopback_hosts_only = loopback_hosts_only
         self.lang = lang
         self.max_body = max_body
+        # 0: Gradio's upload routes are refused (the chat page takes no files); the studio
+        # takes export files and allows them up to this many bytes.
+        self.max_upload = max_upload
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -96,11 +100,12 @@ class Guard:
         """A coroutine function that sends the refusal, or None to let the request in."""
         if self.loopback_hosts_only and host_name(headers.get("host", "")) not in LOOPBACK_NAMES:
             return _plain(403, "this server answers only to localhost / 127.0.0.1")
-        if path.rstrip("/") in UPLOAD_PATHS:
+        if path.rstrip("/") in UPLOAD_PATHS and not self.max_upload:
             return _plain(403, "uploads are disabled on this server")
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            return _error(path, 413, f"request body over {self.max_body} bytes", "body_too_large")
+        limit = self._limit(path)
+        if declared.isdigit() and int(declared) > limit:
+            return _error(path, 413, f"request body over {limit} bytes", "body_too_large")
         if not self.key or self._authorized(headers) or path == LOGIN_PATH:
             return None
         if path.startswith("/v1"):
@@ -113,6 +118,9 @@ class Guard:
         if scope.get("method") == "GET" and "text/html" in headers.get("accept", ""):
             return self._login_page(path, wrong=False)
         return _error(path, 401, "this server needs its key", "invalid_api_key")
+
+    def _limit(self, path: str) -> int:
+        return self.max_upload if path.rstrip("/") in UPLOAD_PATHS else self.max_body
 
     def _authorized(self, headers: dict) -> bool:
         if bearer_matches(headers.get("authorization", ""), str(self.key)):
@@ -173,6 +181,7 @@ class Guard:
         seen = 0
         over = False
         started = False
+        limit = self._limit(scope.get("path", ""))
 
         async def capped_receive():
             nonlocal seen, over
@@ -181,7 +190,7 @@ class Guard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
                     over = True
                     return {"type": "http.disconnect"}  # the app stops reading
             return message
@@ -200,7 +209,7 @@ class Guard:
                 raise
         if over and not started:
             path = scope.get("path", "")
-            await _error(path, 413, f"request body over {self.max_body} bytes", "body_too_large")(
+            await _error(path, 413, f"request body over {limit} bytes", "body_too_large")(
                 send
             )
 

@@ -37,28 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from twin.serve.command import read_key
     from twin.studio.project import Project, default_root
+    from twin.studio.server import check_access, serve_studio
 
+    key = read_key(args.api_key, args.api_key_file)
+    check_access(args.host, key, args.share)  # before anything is loaded
     root = Path(args.root).expanduser() if args.root else default_root()
     project = Project.open(root, args.project)
-    key = _key(args)
-    from twin.studio.server import serve_studio
-
     print(f"twin studio: project {project.folder}", file=sys.stderr)
     return serve_studio(project, args.host, args.port, key, share=args.share)
-
-
-def _key(args: argparse.Namespace) -> str | None:
-    import os
-
-    from twin.errors import TwinError
-
-    if args.api_key_file:
-        try:
-            key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise TwinError(f"{args.api_key_file}: cannot read the key file ({e.strerror})") from e
-        if not key:
-            raise TwinError(f"{args.api_key_file}: the key file is empty")
-        return key
-    return args.api_key or os.environ.get("TWIN_API_KEY") or None
