@@ -84,16 +84,24 @@ def _browser():
     return sync_playwright()
 
 
-def _status(page, selector: str, want: str, timeout: float = 300.0) -> str:
+def _text(page, selector: str) -> str:
+    el = page.query_selector(selector)
+    return el.inner_text() if el else ""
+
+
+def _status(page, selector: str, want: str, timeout: float = 300.0, before: str = "") -> str:
+    """Wait for `want` in an element; a warning there (not the one shown before) fails."""
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        el = page.query_selector(selector)
-        text = el.inner_text() if el else ""
+        text = _text(page, selector)
         if want in text:
             return text
-        if "⚠" in text:
+        if "⚠" in text and (not before or before not in text) and "processing" not in text:
             raise AssertionError(f"{selector}: {text}")
+        if text.strip() == "Error":  # a gr.Error: its sentence is in the toast
+            toasts = [t.inner_text() for t in page.query_selector_all(".toast-body")]
+            raise AssertionError(f"{selector}: error {toasts}")
         time.sleep(0.5)
     raise AssertionError(f"{selector} never said {want!r}: {text!r}")
 
@@ -128,14 +136,16 @@ def _journey(page, export: Path, tiny_model: Path, url: str, shots: Path) -> Non
     page.click("#twin-read")
     page.wait_for_selector("#twin-me label", timeout=120_000)
     page.get_by_label("Bob (48)").check()
+    asked = _text(page, "#twin-ingest-status")
+    assert "cannot tell which sender is you" in asked
     page.click("#twin-use-me")
-    _status(page, "#twin-ingest-status", "✅")
+    _status(page, "#twin-ingest-status", "✓", before=asked)
     assert "whatsapp" in page.inner_text("#twin-files")
     page.screenshot(path=str(shots / "1-messages.png"), full_page=True)
     # 2. build
     page.get_by_role("tab", name="2 · Your dataset").click()
     page.click("#twin-build")
-    _status(page, "#twin-build-status", "✅", 300)
+    _status(page, "#twin-build-status", "✓", 300)
     assert "lol sounds good" in page.inner_text("#twin-samples")
     page.screenshot(path=str(shots / "2-dataset.png"), full_page=True)
     # 3. train 2 steps of the tiny model; reload in the middle: the run is found again
@@ -158,12 +168,14 @@ def _journey(page, export: Path, tiny_model: Path, url: str, shots: Path) -> Non
     # 6. share: the Space folder as a download
     page.get_by_role("tab", name="6 · Share it").click()
     page.click("#twin-export")
-    _status(page, "#twin-export-status", "✅", 400)
+    _status(page, "#twin-export-status", "✓", 400)
     page.screenshot(path=str(shots / "6-share.png"), full_page=True)
     # the same page in Chinese
     page.goto(url + "/?lang=zh")
     page.wait_for_selector("#twin-read", timeout=60_000)
+    page.get_by_text("读取聊天记录").first.wait_for(timeout=60_000)
     assert "读取聊天记录" in page.inner_text("#twin-read")
+    assert page.get_by_role("tab", name="1 · 你的聊天记录").is_visible()
     page.screenshot(path=str(shots / "0-chinese.png"), full_page=True)
 
 

@@ -154,7 +154,10 @@ def _watch(exit_path: str, cmd: list[str]) -> int:
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     code = child.wait()
-    Path(exit_path).write_text(json.dumps({"code": code, "ended": time.time()}), encoding="utf-8")
+    # Written whole or not at all: a reader must never see half of it.
+    tmp = Path(exit_path + ".tmp")
+    tmp.write_text(json.dumps({"code": code, "ended": time.time()}), encoding="utf-8")
+    tmp.replace(exit_path)
     return 0
 
 

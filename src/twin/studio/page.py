@@ -35,6 +35,8 @@ class Words:
     items: list[tuple[object, str, str]] = field(default_factory=list)
 
     def add(self, component, key: str, attr: str = "label"):
+        if getattr(component, attr, None) in (None, "", "Run"):  # English until the page loads
+            setattr(component, attr, t("en", key))
         self.items.append((component, key, attr))
         return component
 
@@ -98,7 +100,7 @@ def build_studio(project: Project, models: steps.Models | None = None):
     with gr.Blocks(title="twin studio", analytics_enabled=False, fill_width=True) as demo:
         lang = gr.State("en")
         with gr.Row():
-            words.add(gr.Markdown("# twin studio"), "title", "value")
+            words.add(gr.Markdown(t("en", "title")), "title", "value")
             switch = gr.Radio(
                 [(LANG_LABELS[x], x) for x in LANGS], value="en", show_label=False, elem_id="twin-lang",
                 container=False,
@@ -163,7 +165,7 @@ def _step_messages(project: Project, words: Words, lang) -> None:
                 return error_md(outcome.error), gr.update(visible=False), gr.update(), gr.update()
             mine = sum(r["by me"] for r in outcome.files)
             total = sum(r["messages"] for r in outcome.files)
-            text = "✅ " + t(lang_now, "ingest_ok", messages=total, files=len(outcome.files), mine=mine)
+            text = "✓ " + t(lang_now, "ingest_ok", messages=total, files=len(outcome.files), mine=mine)
             return text, gr.update(visible=False), gr.update(), _frame(outcome.files)
 
         outputs = [status, me_group, me, table]
@@ -216,10 +218,10 @@ def _step_dataset(project: Project, words: Words, lang) -> None:
 
 def _build_summary(lang: str, stats: dict) -> str:
     m, s = stats["messages"], stats["samples"]
-    lines = ["✅ " + t(lang, "build_ok", samples=s["total"], train=s["train"], dev=s["dev"],
+    lines = ["✓ " + t(lang, "build_ok", samples=s["total"], train=s["train"], dev=s["dev"],
                            input=m["input"], used=m["used"])]
     if m.get("dropped"):
-        lines += ["", f"**{t(lang, 'dropped')}**", "", "| | |", "|---|---:|"]
+        lines += ["", f"**{t(lang, 'dropped')}**", "", f"| {t(lang, 'reason')} | {t(lang, 'messages')} |", "|---|---:|"]
         lines += [f"| {html.escape(str(k))} | {v} |" for k, v in m["dropped"].items()]
     if stats.get("redactions"):
         lines += ["", f"**{t(lang, 'redacted')}**: " + ", ".join(f"{k} {v}" for k, v in stats["redactions"].items())]
@@ -260,7 +262,7 @@ def _step_clone(project: Project, words: Words, lang):
             stop = words.add(gr.Button(elem_id="twin-stop"), "stop", "value")
             resume = words.add(gr.Button(elem_id="twin-resume"), "resume", "value")
         status = gr.Markdown(elem_id="twin-train-status")
-        plot = words.add(gr.LinePlot(x="step", y="loss", color="series", height=260, elem_id="twin-loss"), "loss")
+        plot = words.add(gr.Image(type="filepath", interactive=False, height=320, elem_id="twin-loss"), "loss")
         logbox = gr.Code(language=None, lines=6, interactive=False, elem_id="twin-train-log")
 
         def do_start(lang_now, base_v, other_v, method_v, epochs_v, steps_v, resume_run=False):
@@ -277,7 +279,7 @@ def _step_clone(project: Project, words: Words, lang):
 
         def show(lang_now):
             st = steps.training_status(project)
-            return _train_md(lang_now, st), _loss_frame(st["metrics"]), st.get("log") or ""
+            return _train_md(lang_now, st), steps.loss_chart(project, st.get("run")), st.get("log") or ""
 
         inputs = [lang, base, other, method, epochs, max_steps]
         outputs = [status, plot, logbox]
@@ -297,8 +299,12 @@ def _train_md(lang: str, st: dict) -> str:
     if state == "running":
         head = "⏳ " + head
     if st.get("loss") is not None:
-        eta = _duration(st["eta_s"]) if st.get("eta_s") is not None else "?"
-        head += "\n\n" + t(lang, "speed", loss=f"{st['loss']:.3f}", tps=f"{st.get('tokens_per_s') or 0:.0f}", eta=eta)
+        tps = f"{st.get('tokens_per_s') or 0:.0f}"
+        if state == "running":
+            eta = _duration(st["eta_s"]) if st.get("eta_s") is not None else "?"
+            head += "\n\n" + t(lang, "speed", loss=f"{st['loss']:.3f}", tps=tps, eta=eta)
+        else:
+            head += "\n\n" + t(lang, "speed_done", loss=f"{st['loss']:.3f}", tps=tps)
     if state == "failed" and st.get("log"):
         head += "\n\n" + error_md(st["log"].splitlines()[-1])
     return head
@@ -311,14 +317,6 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _loss_frame(metrics: list[dict]):
-    import pandas as pd
-
-    rows = [{"step": m["step"], "loss": m["loss"], "series": "train"} for m in metrics if "loss" in m]
-    rows += [{"step": m["step"], "loss": m["dev_loss"], "series": "dev"} for m in metrics if m.get("dev_loss") is not None]
-    return pd.DataFrame(rows, columns=["step", "loss", "series"])
 
 
 # --- 4. talk to it ----------------------------------------------------------------------------
@@ -344,8 +342,7 @@ def _step_talk(project: Project, words: Words, lang, models: steps.Models) -> li
 
         def do_send(message, a, b, run_v, compare_v, temp_v):
             text = (message or "").strip()
-            if not run_v:
-                raise TwinError("no trained clone yet: train one in step 3")
+            run_v = _pick_run(project, run_v)
             if not text:
                 yield "", a, b
                 return
@@ -366,13 +363,32 @@ def _step_talk(project: Project, words: Words, lang, models: steps.Models) -> li
 
         def do_refresh():
             runs = steps.run_choices(project)
-            return gr.update(choices=runs, value=runs[0] if runs else None), gr.update(choices=["none", "base", *runs])
+            return _runs_update(project), gr.update(choices=["none", "base", *runs])
 
         send.click(guarded(do_send), [msg, left, right, run, compare, temp], [msg, left, right], api_visibility="private")
         msg.submit(guarded(do_send), [msg, left, right, run, compare, temp], [msg, left, right], api_visibility="private")
         clear.click(lambda: ([], []), None, [left, right], api_visibility="private")
         refresh.click(do_refresh, None, [run, compare], api_visibility="private")
+        tab.select(do_refresh, None, [run, compare], api_visibility="private")
     return [run]
+
+
+def _pick_run(project: Project, chosen: str | None) -> str:
+    """The chosen run, or the newest when none is chosen yet (the list may not have refreshed)."""
+    if chosen:
+        return chosen
+    runs = steps.run_choices(project)
+    if not runs:
+        raise TwinError("no trained clone yet: train one in step 3")
+    return runs[0]
+
+
+def _runs_update(project: Project):
+    """The run list, newest first, the newest selected."""
+    import gradio as gr
+
+    runs = steps.run_choices(project)
+    return gr.update(choices=runs, value=runs[0] if runs else None)
 
 
 def _content(message: dict) -> str:
@@ -404,13 +420,13 @@ def _step_eval(project: Project, words: Words, lang) -> list:
         result = gr.HTML(elem_id="twin-eval-result")
 
         def do_eval(lang_now, run_v, n_v, progress=gr.Progress()):
-            if not run_v:
-                raise TwinError("no trained clone yet: train one in step 3")
+            run_v = _pick_run(project, run_v)
             steps.start_eval(project, run_v, int(n_v or 20))
             steps.finish(project, "eval", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
-            return "✅", _eval_html(steps.eval_result(project))
+            return "✓", _eval_html(steps.eval_result(project))
 
         go.click(guarded(do_eval), [lang, run, n], [status, result], api_visibility="private")
+        tab.select(lambda: _runs_update(project), None, [run], api_visibility="private")
     return [run]
 
 
@@ -463,8 +479,7 @@ def _step_share(project: Project, words: Words, lang) -> list:
         download = words.add(gr.File(interactive=False, elem_id="twin-download"), "download")
 
         def do_share(lang_now, run_v, host_v, port_v, key_v):
-            if not run_v:
-                raise TwinError("no trained clone yet: train one in step 3")
+            run_v = _pick_run(project, run_v)
             url = steps.start_sharing(project, run_v, host_v, int(port_v), key_v or None)
             return "⏳ " + t(lang_now, "sharing", run=run_v, url=f"[{url}]({url})")
 
@@ -473,20 +488,20 @@ def _step_share(project: Project, words: Words, lang) -> list:
             return ""
 
         def do_export(lang_now, run_v, kind_v, progress=gr.Progress()):
-            if not run_v:
-                raise TwinError("no trained clone yet: train one in step 3")
+            run_v = _pick_run(project, run_v)
             steps.start_export(project, run_v, kind_v)
             steps.finish(project, "export", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
-            return "✅", steps.export_download(project)
+            return "✓", steps.export_download(project)
 
         def do_notebook(progress=gr.Progress()):
             progress(None)
-            return "✅", steps.notebook_bundle(project)
+            return "✓", steps.notebook_bundle(project)
 
         share.click(guarded(do_share), [lang, run, host, port, key], [share_status], api_visibility="private")
         unshare.click(guarded(do_unshare), None, [share_status], api_visibility="private")
         export.click(guarded(do_export), [lang, run, kind], [export_status, download], api_visibility="private")
         notebook.click(guarded(do_notebook), None, [export_status, download], api_visibility="private")
+        tab.select(lambda: _runs_update(project), None, [run], api_visibility="private")
     return [run]
 
 
@@ -517,7 +532,8 @@ def _api(project: Project, models: steps.Models) -> None:
     def stop_train() -> dict:
         return {"stopped": steps.stop_training(project)}
 
-    def chat(message: str, history: list, model: str = "", temperature: float = 0.7):
+    def chat(message: str, history: list, model: str = "", temperature: float = 0.7) -> str:
+        # (the return hint is what Gradio's API describes: each streamed value is the reply so far)
         """Stream a reply: model is a run name (default: the newest) or 'base:SPEC'."""
         spec = model if model.startswith("base:") else f"run:{model or (steps.run_choices(project) or [''])[0]}"
         turns = [{"role": m["role"], "content": str(m["content"])} for m in (history or [])]

@@ -160,7 +160,30 @@ def _error_line(output: str) -> str:
 
 
 def dataset_charts(project: Project) -> list[str]:
-    return sorted(str(p) for p in project.dataset.glob("*.png"))
+    """The report's charts (report.html shows the same pictures)."""
+    return sorted(str(p) for p in project.dataset.rglob("*.png"))
+
+
+def loss_chart(project: Project, run: str | None) -> str | None:
+    """The run's loss curve as a PNG, redrawn only when metrics.jsonl has grown."""
+    if not run:
+        return None
+    metrics_path = project.runs / run / "metrics.jsonl"
+    out = project.jobs / f"loss-{run}.png"
+    try:
+        changed = metrics_path.stat().st_mtime
+    except OSError:
+        return None
+    if out.exists() and out.stat().st_mtime >= changed:
+        return str(out)
+    metrics = training_status(project)["metrics"]
+    if not metrics:
+        return None
+    from twin.train.plot import plot_losses
+
+    project.jobs.mkdir(parents=True, exist_ok=True)
+    plot_losses(metrics, out)
+    return str(out)
 
 
 def sample_conversations(project: Project, n: int = 3) -> list[list[dict]]:

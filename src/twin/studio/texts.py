@@ -5,7 +5,7 @@ from __future__ import annotations
 LANGS = ("en", "zh")
 
 TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("twin studio", "twin 工作室"),
+    "title": ("# twin studio", "# twin 工作室"),
     "intro": (
         "From your chat export to a clone your friends can talk to, in six steps. Everything stays "
         "on this computer, in the project folder shown below (the same files the `twin` commands write).",
@@ -81,6 +81,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "state_failed": ("{run} failed.", "{run} 训练失败。"),
     "state_lost": ("{run} ended without a word (the studio may have been restarted).",
                    "{run} 已结束，但没有留下结果（工作室可能被重启过）。"),
+    "speed_done": ("last loss {loss} · {tps} tokens/s", "最后的损失 {loss} · 每秒 {tps} 个 token"),
+    "reason": ("reason", "原因"),
+    "messages": ("messages", "消息数"),
     "speed": ("loss {loss} · {tps} tokens/s · about {eta} left", "损失 {loss} · 每秒 {tps} 个 token · 预计还需 {eta}"),
     # 4
     "step4": ("4 · Talk to it", "4 · 和它聊天"),
