@@ -55,12 +55,17 @@ def test_named_endpoints_drive_the_journey(tmp_path, tiny_model):
         names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
         assert {"/ingest", "/build", "/train", "/train_status", "/chat"} <= names
         asked = client.predict("", "", api_name="/ingest")
-        assert not asked["ok"] and [s[0] for s in asked["senders"]][:2] in (["Alice", "Bob"], ["Bob", "Alice"])
+        assert not asked["ok"] and [s[0] for s in asked["senders"]][:2] in (
+            ["Alice", "Bob"],
+            ["Bob", "Alice"],
+        )
         read = client.predict("", "Bob", api_name="/ingest")
         assert read["ok"] and read["files"][0]["by me"] == 48
         stats = client.predict({"min_reply_chars": 2}, api_name="/build")
         assert stats["samples"]["train"] > 0
-        assert client.predict(str(tiny_model), "lora", 1.0, 2, False, api_name="/train") == {"run": "run-1"}
+        assert client.predict(str(tiny_model), "lora", 1.0, 2, False, api_name="/train") == {
+            "run": "run-1"
+        }
         deadline = time.monotonic() + 300
         status = client.predict(api_name="/train_status")
         while status["state"] == "running" and time.monotonic() < deadline:

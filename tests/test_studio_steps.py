@@ -65,8 +65,13 @@ def test_runs_stay_inside_the_project(project):
 def test_build_settings_are_a_twin_toml_the_cli_reads(project):
     write_build_settings(
         project,
-        {"name": 'Bob "B"', "session_gap_minutes": 30.0, "groups": True, "min_reply_chars": 3,
-         "block": ["secret", "机密"]},
+        {
+            "name": 'Bob "B"',
+            "session_gap_minutes": 30.0,
+            "groups": True,
+            "min_reply_chars": 3,
+            "block": ["secret", "机密"],
+        },
     )
     cfg = load_config(str(project.config), {})
     assert (cfg.name, cfg.session_gap_minutes, cfg.groups) == ('Bob "B"', 30.0, True)
@@ -113,8 +118,10 @@ def test_build_error_comes_from_the_cli(project):
 def built(project, tmp_path) -> Project:
     steps.add_uploads(project, [str(whatsapp_export(tmp_path / "chat.txt"))])
     assert steps.ingest_exports(project, me="Bob").ok
-    stats = steps.build_dataset(project, {"session_gap_minutes": 60, "min_reply_chars": 2,
-                                          "block": "secret, 机密", "groups": False})
+    stats = steps.build_dataset(
+        project,
+        {"session_gap_minutes": 60, "min_reply_chars": 2, "block": "secret, 机密", "groups": False},
+    )
     assert stats["samples"]["total"] > 0
     return project
 
@@ -145,8 +152,11 @@ def test_training_runs_in_the_background_and_is_found_again(built, tiny_model):
     assert status["run"] == "run-1" and status["step"] == 2 and status["total"] == 2
     assert len(status["metrics"]) == 2
     assert "run-1" in steps.run_choices(built)
-    reply = "".join(steps.reply_stream(steps.Models(), built, "run:run-1",
-                                       [{"role": "user", "content": "hello there"}], 0.0))
+    reply = "".join(
+        steps.reply_stream(
+            steps.Models(), built, "run:run-1", [{"role": "user", "content": "hello there"}], 0.0
+        )
+    )
     assert isinstance(reply, str)
 
 
@@ -163,8 +173,10 @@ def test_stop_saves_a_checkpoint_and_resume_continues(built, tiny_model):
     stopped_at = status["step"]
     assert 0 < stopped_at < 400
     assert (built.runs / "run-1" / "checkpoints").is_dir()
-    assert steps.start_training(built, str(tiny_model), "lora", max_steps=stopped_at + 1,
-                                resume=True) == "run-1"
+    assert (
+        steps.start_training(built, str(tiny_model), "lora", max_steps=stopped_at + 1, resume=True)
+        == "run-1"
+    )
     _wait(steps.job(built, "train"))
     status = steps.training_status(built)
     assert status["state"] == "done", status["log"]

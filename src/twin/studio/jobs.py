@@ -79,16 +79,42 @@ class Job:
             raise TwinError(f"a {self.kind} job is already running; stop it first")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.exit_path.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", WATCHER, str(self.exit_path), "--", sys.executable, "-m", "twin", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            WATCHER,
+            str(self.exit_path),
+            "--",
+            sys.executable,
+            "-m",
+            "twin",
+            *args,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         with open(self.log_path, "wb") as log:
-            kwargs: dict = {"start_new_session": True} if os.name == "posix" else {
-                "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-            }
-            proc = subprocess.Popen(
-                cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, **kwargs
+            kwargs: dict = (
+                {"start_new_session": True}
+                if os.name == "posix"
+                else {
+                    "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+                }
             )
-        spec = {"kind": self.kind, "pid": proc.pid, "args": args, "started": time.time(), **(meta or {})}
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                **kwargs,
+            )
+        spec = {
+            "kind": self.kind,
+            "pid": proc.pid,
+            "args": args,
+            "started": time.time(),
+            **(meta or {}),
+        }
         self.spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
 
     def stop(self, timeout: float = 60.0) -> bool:

@@ -102,14 +102,17 @@ def build_studio(project: Project, models: steps.Models | None = None):
         with gr.Row():
             words.add(gr.Markdown(t("en", "title")), "title", "value")
             switch = gr.Radio(
-                [(LANG_LABELS[x], x) for x in LANGS], value="en", show_label=False, elem_id="twin-lang",
+                [(LANG_LABELS[x], x) for x in LANGS],
+                value="en",
+                show_label=False,
+                elem_id="twin-lang",
                 container=False,
             )
         words.add(gr.Markdown(t("en", "intro")), "intro", "value")
         gr.Markdown(f"`{project.folder}`", elem_id="twin-project")
         with gr.Tabs():
-            _step_messages(project, words, lang)
-            _step_dataset(project, words, lang)
+            _step_messages(project, words, lang, demo)
+            _step_dataset(project, words, lang, demo)
             train_outputs = _step_clone(project, words, lang)
             run_lists = _step_talk(project, words, lang, models)
             run_lists += _step_eval(project, words, lang)
@@ -120,16 +123,28 @@ def build_studio(project: Project, models: steps.Models | None = None):
             return [choice, *words.updates(choice)]
 
         def on_load(request: gr.Request):
-            chosen = pick_lang(request.headers.get("accept-language"), request.query_params.get("lang"))
+            chosen = pick_lang(
+                request.headers.get("accept-language"), request.query_params.get("lang")
+            )
             runs = steps.run_choices(project)
-            refreshed = [gr.update(choices=runs, value=runs[0] if runs else None) for _ in run_lists]
+            refreshed = [
+                gr.update(choices=runs, value=runs[0] if runs else None) for _ in run_lists
+            ]
             return [chosen, gr.update(value=chosen), *words.updates(chosen), *refreshed]
 
         on_load.__annotations__ = {"request": gr.Request}  # a real class: Gradio injects it
         switch.change(set_lang, [switch], [lang, *words.components], api_visibility="private")
-        demo.load(on_load, None, [lang, switch, *words.components, *run_lists], api_visibility="private")
+        demo.load(
+            on_load, None, [lang, switch, *words.components, *run_lists], api_visibility="private"
+        )
         timer = gr.Timer(2.0)
-        timer.tick(train_outputs[0], [lang], train_outputs[1], api_visibility="private", show_progress="hidden")
+        timer.tick(
+            train_outputs[0],
+            [lang],
+            train_outputs[1],
+            api_visibility="private",
+            show_progress="hidden",
+        )
     demo.queue(default_concurrency_limit=2)
     return demo
 
@@ -137,14 +152,16 @@ def build_studio(project: Project, models: steps.Models | None = None):
 # --- 1. your messages -------------------------------------------------------------------------
 
 
-def _step_messages(project: Project, words: Words, lang) -> None:
+def _step_messages(project: Project, words: Words, lang, demo) -> None:
     import gradio as gr
 
     with gr.Tab(t("en", "step1"), id="messages") as tab:
         words.add(tab, "step1")
         words.add(gr.Markdown(t("en", "step1_help")), "step1_help", "value")
         with gr.Row():
-            upload = words.add(gr.File(file_count="multiple", type="filepath", elem_id="twin-upload"), "upload")
+            upload = words.add(
+                gr.File(file_count="multiple", type="filepath", elem_id="twin-upload"), "upload"
+            )
             folder = words.add(gr.Textbox(lines=1, elem_id="twin-folder"), "folder")
         read = words.add(gr.Button(variant="primary", elem_id="twin-read"), "read", "value")
         status = gr.Markdown(elem_id="twin-ingest-status")
@@ -152,7 +169,16 @@ def _step_messages(project: Project, words: Words, lang) -> None:
             words.add(gr.Markdown(t("en", "pick_me_help")), "pick_me_help", "value")
             me = words.add(gr.Radio(choices=[], elem_id="twin-me"), "pick_me")
             use_me = words.add(gr.Button(elem_id="twin-use-me"), "use_me", "value")
-        table = words.add(gr.Dataframe(interactive=False, elem_id="twin-files"), "files_table")
+        table = words.add(
+            gr.Dataframe(_frame([]), interactive=False, elem_id="twin-files"), "files_table"
+        )
+        # a reload shows what was read before
+        demo.load(
+            lambda: _frame((steps.saved(project, "ingest") or {}).get("files", [])),
+            None,
+            table,
+            api_visibility="private",
+        )
 
         def do_read(lang_now, files, folder_text, who=None):
             if files:
@@ -160,29 +186,41 @@ def _step_messages(project: Project, words: Words, lang) -> None:
             outcome = steps.ingest_exports(project, folder_text, who)
             if outcome.senders:
                 choices = [(f"{name} ({n})", name) for name, n in outcome.senders[:30]]
-                return error_md(outcome.error), gr.update(visible=True), gr.update(choices=choices, value=None), gr.update()
+                return (
+                    error_md(outcome.error),
+                    gr.update(visible=True),
+                    gr.update(choices=choices, value=None),
+                    gr.update(),
+                )
             if not outcome.ok:
                 return error_md(outcome.error), gr.update(visible=False), gr.update(), gr.update()
             mine = sum(r["by me"] for r in outcome.files)
             total = sum(r["messages"] for r in outcome.files)
-            text = "✓ " + t(lang_now, "ingest_ok", messages=total, files=len(outcome.files), mine=mine)
+            text = "✓ " + t(
+                lang_now, "ingest_ok", messages=total, files=len(outcome.files), mine=mine
+            )
             return text, gr.update(visible=False), gr.update(), _frame(outcome.files)
 
         outputs = [status, me_group, me, table]
         read.click(guarded(do_read), [lang, upload, folder], outputs, api_visibility="private")
-        use_me.click(guarded(do_read), [lang, upload, folder, me], outputs, api_visibility="private")
+        use_me.click(
+            guarded(do_read), [lang, upload, folder, me], outputs, api_visibility="private"
+        )
+
+
+FILE_COLUMNS = ["file", "format", "chats", "messages", "by me", "skipped"]
 
 
 def _frame(rows: list[dict]):
     import pandas as pd
 
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=FILE_COLUMNS)
 
 
 # --- 2. your dataset --------------------------------------------------------------------------
 
 
-def _step_dataset(project: Project, words: Words, lang) -> None:
+def _step_dataset(project: Project, words: Words, lang, demo) -> None:
     import gradio as gr
 
     d = steps.build_defaults()
@@ -192,50 +230,102 @@ def _step_dataset(project: Project, words: Words, lang) -> None:
         with gr.Row():
             name = words.add(gr.Textbox(value=d["name"] or "", elem_id="twin-name"), "name")
             gap = words.add(gr.Number(value=d["session_gap_minutes"], minimum=1), "session_gap")
-            min_reply = words.add(gr.Number(value=d["min_reply_chars"], minimum=0, precision=0), "min_reply")
+            min_reply = words.add(
+                gr.Number(value=d["min_reply_chars"], minimum=0, precision=0), "min_reply"
+            )
         with gr.Row():
             groups = words.add(gr.Checkbox(value=d["groups"]), "groups")
-            block = words.add(gr.Textbox(value=", ".join(d["block"]), elem_id="twin-block"), "block")
+            block = words.add(
+                gr.Textbox(value=", ".join(d["block"]), elem_id="twin-block"), "block"
+            )
         build = words.add(gr.Button(variant="primary", elem_id="twin-build"), "build", "value")
         status = gr.Markdown(elem_id="twin-build-status")
         charts = words.add(gr.Gallery(columns=3, height="auto", elem_id="twin-charts"), "charts")
         samples = gr.HTML(elem_id="twin-samples")
 
-        def do_build(lang_now, name_v, gap_v, min_v, groups_v, block_v, progress=gr.Progress()):
+        def do_build(lang_now, name_v, gap_v, min_v, groups_v, block_v, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
             progress(None, desc=t(lang_now, "working"))
             stats = steps.build_dataset(
                 project,
-                {"name": name_v or None, "session_gap_minutes": gap_v, "min_reply_chars": min_v,
-                 "groups": bool(groups_v), "block": block_v},
+                {
+                    "name": name_v or None,
+                    "session_gap_minutes": gap_v,
+                    "min_reply_chars": min_v,
+                    "groups": bool(groups_v),
+                    "block": block_v,
+                },
             )
-            return _build_summary(lang_now, stats), steps.dataset_charts(project), _samples_html(lang_now, project)
+            return (
+                _build_summary(lang_now, stats),
+                steps.dataset_charts(project),
+                _samples_html(lang_now, project),
+            )
 
+        def shown(lang_now):
+            stats = (
+                project.read_json(project.dataset / "stats.json") if project.has_dataset() else None
+            )
+            if stats is None:
+                return "", [], ""
+            return (
+                _build_summary(lang_now, stats),
+                steps.dataset_charts(project),
+                _samples_html(lang_now, project),
+            )
+
+        demo.load(shown, [lang], [status, charts, samples], api_visibility="private")
         build.click(
-            guarded(do_build), [lang, name, gap, min_reply, groups, block], [status, charts, samples],
+            guarded(do_build),
+            [lang, name, gap, min_reply, groups, block],
+            [status, charts, samples],
             api_visibility="private",
         )
 
 
 def _build_summary(lang: str, stats: dict) -> str:
     m, s = stats["messages"], stats["samples"]
-    lines = ["✓ " + t(lang, "build_ok", samples=s["total"], train=s["train"], dev=s["dev"],
-                           input=m["input"], used=m["used"])]
+    lines = [
+        "✓ "
+        + t(
+            lang,
+            "build_ok",
+            samples=s["total"],
+            train=s["train"],
+            dev=s["dev"],
+            input=m["input"],
+            used=m["used"],
+        )
+    ]
     if m.get("dropped"):
-        lines += ["", f"**{t(lang, 'dropped')}**", "", f"| {t(lang, 'reason')} | {t(lang, 'messages')} |", "|---|---:|"]
+        lines += [
+            "",
+            f"**{t(lang, 'dropped')}**",
+            "",
+            f"| {t(lang, 'reason')} | {t(lang, 'messages')} |",
+            "|---|---:|",
+        ]
         lines += [f"| {html.escape(str(k))} | {v} |" for k, v in m["dropped"].items()]
     if stats.get("redactions"):
-        lines += ["", f"**{t(lang, 'redacted')}**: " + ", ".join(f"{k} {v}" for k, v in stats["redactions"].items())]
+        lines += [
+            "",
+            f"**{t(lang, 'redacted')}**: "
+            + ", ".join(f"{k} {v}" for k, v in stats["redactions"].items()),
+        ]
     return "\n".join(lines)
 
 
 def _samples_html(lang: str, project: Project) -> str:
     parts = [f"<p><b>{html.escape(t(lang, 'samples'))}</b></p>"]
     for conv in steps.sample_conversations(project):
-        parts.append("<div style='border:1px solid #ddd;border-radius:6px;padding:6px;margin:6px 0'>")
+        parts.append(
+            "<div style='border:1px solid #ddd;border-radius:6px;padding:6px;margin:6px 0'>"
+        )
         for turn in conv:
             text = html.escape(turn["content"]).replace("\n", "<br>")
             cls = " twin-trained" if turn["role"] == "assistant" else ""
-            parts.append(f"<div class='twin-turn'><small>{turn['role']}</small> <span class='{cls.strip()}'>{text}</span></div>")
+            parts.append(
+                f"<div class='twin-turn'><small>{turn['role']}</small> <span class='{cls.strip()}'>{text}</span></div>"
+            )
         parts.append("</div>")
     return "".join(parts)
 
@@ -251,23 +341,31 @@ def _step_clone(project: Project, words: Words, lang):
         words.add(gr.Markdown(t("en", "step3_help")), "step3_help", "value")
         choices = steps.base_choices()
         with gr.Row():
-            base = words.add(gr.Dropdown(choices=choices, value=choices[0][1], elem_id="twin-base"), "base")
+            base = words.add(
+                gr.Dropdown(choices=choices, value=choices[0][1], elem_id="twin-base"), "base"
+            )
             other = words.add(gr.Textbox(elem_id="twin-base-other"), "base_other")
             method = words.add(gr.Radio(["lora", "ptuning", "qlora"], value="lora"), "method")
         with gr.Row():
             epochs = words.add(gr.Number(value=1.0, minimum=0.1), "epochs")
-            max_steps = words.add(gr.Number(value=0, minimum=0, precision=0, elem_id="twin-steps"), "steps")
+            max_steps = words.add(
+                gr.Number(value=0, minimum=0, precision=0, elem_id="twin-steps"), "steps"
+            )
         with gr.Row():
             start = words.add(gr.Button(variant="primary", elem_id="twin-start"), "start", "value")
             stop = words.add(gr.Button(elem_id="twin-stop"), "stop", "value")
             resume = words.add(gr.Button(elem_id="twin-resume"), "resume", "value")
         status = gr.Markdown(elem_id="twin-train-status")
-        plot = words.add(gr.Image(type="filepath", interactive=False, height=320, elem_id="twin-loss"), "loss")
+        plot = words.add(
+            gr.Image(type="filepath", interactive=False, height=320, elem_id="twin-loss"), "loss"
+        )
         logbox = gr.Code(language=None, lines=6, interactive=False, elem_id="twin-train-log")
 
         def do_start(lang_now, base_v, other_v, method_v, epochs_v, steps_v, resume_run=False):
             spec = (other_v or "").strip() or base_v
-            steps.start_training(project, spec, method_v, epochs_v, int(steps_v or 0), resume=resume_run)
+            steps.start_training(
+                project, spec, method_v, epochs_v, int(steps_v or 0), resume=resume_run
+            )
             return show(lang_now)
 
         def do_resume(lang_now, base_v, other_v, method_v, epochs_v, steps_v):
@@ -279,7 +377,11 @@ def _step_clone(project: Project, words: Words, lang):
 
         def show(lang_now):
             st = steps.training_status(project)
-            return _train_md(lang_now, st), steps.loss_chart(project, st.get("run")), st.get("log") or ""
+            return (
+                _train_md(lang_now, st),
+                steps.loss_chart(project, st.get("run")),
+                st.get("log") or "",
+            )
 
         inputs = [lang, base, other, method, epochs, max_steps]
         outputs = [status, plot, logbox]
@@ -293,8 +395,13 @@ def _train_md(lang: str, st: dict) -> str:
     state, run = st["state"], st.get("run") or "run"
     if state == "none" and not st["metrics"]:
         return t(lang, "state_none")
-    key = {"running": "state_running", "done": "state_done", "stopped": "state_stopped",
-           "failed": "state_failed", "lost": "state_lost"}.get(state, "state_done")
+    key = {
+        "running": "state_running",
+        "done": "state_done",
+        "stopped": "state_stopped",
+        "failed": "state_failed",
+        "lost": "state_lost",
+    }.get(state, "state_done")
     head = t(lang, key, run=run, step=st.get("step", 0), total=st.get("total") or "?")
     if state == "running":
         head = "⏳ " + head
@@ -329,7 +436,10 @@ def _step_talk(project: Project, words: Words, lang, models: steps.Models) -> li
         words.add(tab, "step4")
         with gr.Row():
             run = words.add(gr.Dropdown(choices=[], elem_id="twin-run"), "run")
-            compare = words.add(gr.Dropdown(choices=["none", "base"], value="base", elem_id="twin-compare"), "compare")
+            compare = words.add(
+                gr.Dropdown(choices=["none", "base"], value="base", elem_id="twin-compare"),
+                "compare",
+            )
             temp = words.add(gr.Slider(0.0, 1.5, value=0.7, step=0.05), "temperature")
             refresh = words.add(gr.Button(size="sm"), "refresh", "value")
         with gr.Row():
@@ -337,7 +447,9 @@ def _step_talk(project: Project, words: Words, lang, models: steps.Models) -> li
             right = gr.Chatbot(height=360, elem_id="twin-chat-b", label="base")
         with gr.Row():
             msg = words.add(gr.Textbox(scale=5, elem_id="twin-message"), "message")
-            send = words.add(gr.Button(variant="primary", scale=1, elem_id="twin-send"), "send", "value")
+            send = words.add(
+                gr.Button(variant="primary", scale=1, elem_id="twin-send"), "send", "value"
+            )
             clear = words.add(gr.Button(scale=1), "clear", "value")
 
         def do_send(message, a, b, run_v, compare_v, temp_v):
@@ -365,8 +477,18 @@ def _step_talk(project: Project, words: Words, lang, models: steps.Models) -> li
             runs = steps.run_choices(project)
             return _runs_update(project), gr.update(choices=["none", "base", *runs])
 
-        send.click(guarded(do_send), [msg, left, right, run, compare, temp], [msg, left, right], api_visibility="private")
-        msg.submit(guarded(do_send), [msg, left, right, run, compare, temp], [msg, left, right], api_visibility="private")
+        send.click(
+            guarded(do_send),
+            [msg, left, right, run, compare, temp],
+            [msg, left, right],
+            api_visibility="private",
+        )
+        msg.submit(
+            guarded(do_send),
+            [msg, left, right, run, compare, temp],
+            [msg, left, right],
+            api_visibility="private",
+        )
         clear.click(lambda: ([], []), None, [left, right], api_visibility="private")
         refresh.click(do_refresh, None, [run, compare], api_visibility="private")
         tab.select(do_refresh, None, [run, compare], api_visibility="private")
@@ -415,14 +537,18 @@ def _step_eval(project: Project, words: Words, lang) -> list:
         with gr.Row():
             run = words.add(gr.Dropdown(choices=[], elem_id="twin-eval-run"), "run")
             n = words.add(gr.Number(value=20, minimum=1, maximum=500, precision=0), "eval_samples")
-            go = words.add(gr.Button(variant="primary", elem_id="twin-evaluate"), "evaluate", "value")
+            go = words.add(
+                gr.Button(variant="primary", elem_id="twin-evaluate"), "evaluate", "value"
+            )
         status = gr.Markdown(elem_id="twin-eval-status")
         result = gr.HTML(elem_id="twin-eval-result")
 
-        def do_eval(lang_now, run_v, n_v, progress=gr.Progress()):
+        def do_eval(lang_now, run_v, n_v, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
             run_v = _pick_run(project, run_v)
             steps.start_eval(project, run_v, int(n_v or 20))
-            steps.finish(project, "eval", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
+            steps.finish(
+                project, "eval", lambda tail: progress(None, desc=tail or t(lang_now, "working"))
+            )
             return "✓", _eval_html(steps.eval_result(project))
 
         go.click(guarded(do_eval), [lang, run, n], [status, result], api_visibility="private")
@@ -442,9 +568,12 @@ def _eval_html(report: dict | None) -> str:
     table = f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
     samples = []
     for item in report.get("samples", [])[:5]:
-        prompt = html.escape(str(item.get("prompt") or item.get("context") or ""))[:400]
-        replies = item.get("replies") or {}
-        lis = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in replies.items())
+        prompt = html.escape(str(item.get("prompt") or ""))[:400]
+        replies = {"you (real reply)": item.get("reference", ""), **(item.get("replies") or {})}
+        lis = "".join(
+            f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
+            for k, v in replies.items()
+        )
         samples.append(f"<div><p>{prompt}</p><ul>{lis}</ul></div>")
     return table + "".join(samples)
 
@@ -465,14 +594,19 @@ def _step_share(project: Project, words: Words, lang) -> list:
         with gr.Row():
             run = words.add(gr.Dropdown(choices=[], elem_id="twin-share-run"), "run")
             host = words.add(gr.Radio(["127.0.0.1", "0.0.0.0"], value="127.0.0.1"), "host")
-            port = words.add(gr.Number(value=7861, precision=0, minimum=1024, maximum=65535), "port")
+            port = words.add(
+                gr.Number(value=7861, precision=0, minimum=1024, maximum=65535), "port"
+            )
             key = words.add(gr.Textbox(type="password", elem_id="twin-share-key"), "key")
         with gr.Row():
             share = words.add(gr.Button(variant="primary", elem_id="twin-share"), "share", "value")
             unshare = words.add(gr.Button(), "unshare", "value")
         share_status = gr.Markdown(elem_id="twin-share-status")
         with gr.Row():
-            kind = words.add(gr.Radio(list(steps.EXPORT_KINDS), value="space", elem_id="twin-export-kind"), "export_kind")
+            kind = words.add(
+                gr.Radio(list(steps.EXPORT_KINDS), value="space", elem_id="twin-export-kind"),
+                "export_kind",
+            )
             export = words.add(gr.Button(elem_id="twin-export"), "export", "value")
             notebook = words.add(gr.Button(elem_id="twin-notebook"), "notebook", "value")
         export_status = gr.Markdown(elem_id="twin-export-status")
@@ -487,20 +621,34 @@ def _step_share(project: Project, words: Words, lang) -> list:
             steps.job(project, "serve").stop(10)
             return ""
 
-        def do_export(lang_now, run_v, kind_v, progress=gr.Progress()):
+        def do_export(lang_now, run_v, kind_v, progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
             run_v = _pick_run(project, run_v)
             steps.start_export(project, run_v, kind_v)
-            steps.finish(project, "export", lambda tail: progress(None, desc=tail or t(lang_now, "working")))
+            steps.finish(
+                project, "export", lambda tail: progress(None, desc=tail or t(lang_now, "working"))
+            )
             return "✓", steps.export_download(project)
 
-        def do_notebook(progress=gr.Progress()):
+        def do_notebook(progress=gr.Progress()):  # noqa: B008 (Gradio injects it)
             progress(None)
             return "✓", steps.notebook_bundle(project)
 
-        share.click(guarded(do_share), [lang, run, host, port, key], [share_status], api_visibility="private")
+        share.click(
+            guarded(do_share),
+            [lang, run, host, port, key],
+            [share_status],
+            api_visibility="private",
+        )
         unshare.click(guarded(do_unshare), None, [share_status], api_visibility="private")
-        export.click(guarded(do_export), [lang, run, kind], [export_status, download], api_visibility="private")
-        notebook.click(guarded(do_notebook), None, [export_status, download], api_visibility="private")
+        export.click(
+            guarded(do_export),
+            [lang, run, kind],
+            [export_status, download],
+            api_visibility="private",
+        )
+        notebook.click(
+            guarded(do_notebook), None, [export_status, download], api_visibility="private"
+        )
         tab.select(lambda: _runs_update(project), None, [run], api_visibility="private")
     return [run]
 
@@ -520,8 +668,13 @@ def _api(project: Project, models: steps.Models) -> None:
         """Build the dataset with these settings (name, session_gap_minutes, groups, …)."""
         return steps.build_dataset(project, settings or {})
 
-    def train(base: str = "", method: str = "lora", epochs: float = 1.0, max_steps: int = 0,
-              resume: bool = False) -> dict:
+    def train(
+        base: str = "",
+        method: str = "lora",
+        epochs: float = 1.0,
+        max_steps: int = 0,
+        resume: bool = False,
+    ) -> dict:
         """Start (or resume) training in the background; returns the run's name."""
         return {"run": steps.start_training(project, base, method, epochs, max_steps, resume)}
 
@@ -535,7 +688,11 @@ def _api(project: Project, models: steps.Models) -> None:
     def chat(message: str, history: list, model: str = "", temperature: float = 0.7) -> str:
         # (the return hint is what Gradio's API describes: each streamed value is the reply so far)
         """Stream a reply: model is a run name (default: the newest) or 'base:SPEC'."""
-        spec = model if model.startswith("base:") else f"run:{model or (steps.run_choices(project) or [''])[0]}"
+        spec = (
+            model
+            if model.startswith("base:")
+            else f"run:{model or (steps.run_choices(project) or [''])[0]}"
+        )
         turns = [{"role": m["role"], "content": str(m["content"])} for m in (history or [])]
         turns.append({"role": "user", "content": message})
         yield from steps.reply_stream(models, project, spec, turns, temperature)

@@ -1,14 +1,14 @@
 """A studio project: one folder holding exactly what the CLI writes, so either can carry on.
 
-    <project>/
-      exports/          files uploaded through the page (a typed folder path is read in place)
-      messages.jsonl    `twin ingest`
-      twin.toml         the [build] settings chosen in the page (`twin build --config` reads it)
-      dataset/          `twin build`
-      runs/run-N/       `twin train`
-      eval/run-N/       `twin eval`
-      share/            `twin export` folders and the zips offered for download
-      jobs/             the studio's own bookkeeping of background commands (train, eval, …)
+<project>/
+  exports/          files uploaded through the page (a typed folder path is read in place)
+  messages.jsonl    `twin ingest`
+  twin.toml         the [build] settings chosen in the page (`twin build --config` reads it)
+  dataset/          `twin build`
+  runs/run-N/       `twin train`
+  eval/run-N/       `twin eval`
+  share/            `twin export` folders and the zips offered for download
+  jobs/             the studio's own bookkeeping of background commands (train, eval, …)
 """
 
 from __future__ import annotations
@@ -140,7 +140,10 @@ def toml_value(value) -> str:
 
 def write_build_settings(project: Project, settings: dict) -> None:
     """Save the page's build settings as the [build] table of the project's twin.toml."""
-    lines = ["# Written by twin studio; `twin build --config twin.toml` reads the same settings.", "[build]"]
+    lines = [
+        "# Written by twin studio; `twin build --config twin.toml` reads the same settings.",
+        "[build]",
+    ]
     for key, value in settings.items():
         if value is not None:
             lines.append(f"{key} = {toml_value(value)}")

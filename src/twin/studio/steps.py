@@ -46,7 +46,9 @@ class IngestOutcome:
 def add_uploads(project: Project, paths: list[str]) -> list[str]:
     """Copy uploaded files into the project's exports/ folder; returns their new names."""
     if len(paths) > MAX_UPLOAD_FILES:
-        raise TwinError(f"{len(paths)} files uploaded; at most {MAX_UPLOAD_FILES} at a time (zip them)")
+        raise TwinError(
+            f"{len(paths)} files uploaded; at most {MAX_UPLOAD_FILES} at a time (zip them)"
+        )
     project.exports.mkdir(parents=True, exist_ok=True)
     names = []
     for p in paths:
@@ -127,7 +129,14 @@ def build_dataset(project: Project, settings: dict) -> dict:
     if "min_reply_chars" in clean:
         clean["min_reply_chars"] = int(clean["min_reply_chars"])
     write_build_settings(project, clean)
-    args = ["build", str(project.messages), "-o", str(project.dataset), "--config", str(project.config)]
+    args = [
+        "build",
+        str(project.messages),
+        "-o",
+        str(project.dataset),
+        "--config",
+        str(project.config),
+    ]
     run_twin(args, project.folder)
     stats = project.read_json(project.dataset / "stats.json")
     if stats is None:
@@ -146,7 +155,9 @@ def run_twin(args: list[str], cwd: Path, timeout: float = 3600) -> str:
         stdin=subprocess.DEVNULL,
     )
     if proc.returncode != 0:
-        raise TwinError(_error_line(proc.stderr) or f"twin {args[0]} failed (exit {proc.returncode})")
+        raise TwinError(
+            _error_line(proc.stderr) or f"twin {args[0]} failed (exit {proc.returncode})"
+        )
     return proc.stdout
 
 
@@ -217,7 +228,11 @@ def base_choices() -> list[tuple[str, str]]:
     for e in models:
         where = "built in" if e.source == "embedded" else "download"
         seconds, was_measured = times.get(e.alias, (None, False))
-        when = f" · ~{_duration(seconds)} per 1,000 here{' (measured)' if was_measured else ''}" if seconds else ""
+        when = (
+            f" · ~{_duration(seconds)} per 1,000 here{' (measured)' if was_measured else ''}"
+            if seconds
+            else ""
+        )
         out.append((f"{e.name} · {where} · {e.languages}{when}", e.alias))
     return out
 
@@ -297,7 +312,9 @@ def training_status(project: Project) -> dict:
         status["total"] = int(found[-1])
     if metrics:
         last = metrics[-1]
-        status.update(step=last.get("step", 0), loss=last.get("loss"), tokens_per_s=last.get("tokens_per_s"))
+        status.update(
+            step=last.get("step", 0), loss=last.get("loss"), tokens_per_s=last.get("tokens_per_s")
+        )
         dev = [m["dev_loss"] for m in metrics if m.get("dev_loss") is not None]
         status["dev_loss"] = dev[-1] if dev else None
         recent = [m.get("step_s") or 0 for m in metrics[-10:]]
@@ -351,7 +368,9 @@ def _system_prompt(project: Project) -> str | None:
     return cfg.get("system_prompt")
 
 
-def reply_stream(models: Models, project: Project, spec: str, history: list[dict], temperature: float):
+def reply_stream(
+    models: Models, project: Project, spec: str, history: list[dict], temperature: float
+):
     """The growing reply of one model to a conversation (a list of role/content turns)."""
     gen = models.get(project, spec)
     settings = gen.defaults()
@@ -391,7 +410,9 @@ def start_export(project: Project, run: str, kind: str) -> None:
     project.run_path(run)
     out = project.share / kind
     args = ["export", str(project.runs / run), "--to", kind, "-o", str(out), "--force"]
-    job(project, "export").start(args, project.folder, meta={"run": run, "kind": kind, "out": str(out)})
+    job(project, "export").start(
+        args, project.folder, meta={"run": run, "kind": kind, "out": str(out)}
+    )
 
 
 def export_download(project: Project) -> str | None:
@@ -440,7 +461,9 @@ def start_sharing(project: Project, run: str, host: str, port: int, key: str | N
     if key:
         args.append("--api")
         env["TWIN_API_KEY"] = key
-    job(project, "serve").start(args, project.folder, meta={"run": run, "host": host, "port": int(port)}, env=env)
+    job(project, "serve").start(
+        args, project.folder, meta={"run": run, "host": host, "port": int(port)}, env=env
+    )
     return share_url(host, int(port))
 
 
@@ -473,7 +496,9 @@ def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
 
 def _save(project: Project, name: str, data: dict) -> None:
     project.jobs.mkdir(parents=True, exist_ok=True)
-    (project.jobs / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    (project.jobs / f"{name}.json").write_text(
+        json.dumps(data, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def saved(project: Project, name: str) -> dict | None:

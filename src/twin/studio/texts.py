@@ -33,8 +33,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "这个导出文件没有标出哪些消息是你发的。请从下面的发送者（附消息数）中选出你自己，然后再读取一次。",
     ),
     "use_me": ("This is me — read again", "这是我，重新读取"),
-    "ingest_ok": ("Read {messages} messages from {files} file(s), {mine} of them yours.",
-                  "从 {files} 个文件读取了 {messages} 条消息，其中 {mine} 条是你发的。"),
+    "ingest_ok": (
+        "Read {messages} messages from {files} file(s), {mine} of them yours.",
+        "从 {files} 个文件读取了 {messages} 条消息，其中 {mine} 条是你发的。",
+    ),
     # 2
     "step2": ("2 · Your dataset", "2 · 你的数据集"),
     "step2_help": (
@@ -56,8 +58,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dropped": ("Left out, and why", "未使用的消息及原因"),
     "redacted": ("Personal data replaced", "已替换的个人信息"),
     "charts": ("Charts", "图表"),
-    "samples": ("Sample conversations (highlighted: your replies, the part the clone learns)",
-                "对话示例（高亮部分：你的回复，也就是分身要学习的内容）"),
+    "samples": (
+        "Sample conversations (highlighted: your replies, the part the clone learns)",
+        "对话示例（高亮部分：你的回复，也就是分身要学习的内容）",
+    ),
     # 3
     "step3": ("3 · Your clone", "3 · 你的分身"),
     "step3_help": (
@@ -66,7 +70,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "训练在后台进行：关闭或刷新页面都不会中断。“停止”会保存检查点，“继续”会从检查点接着训练。",
     ),
     "base": ("Base model", "基础模型"),
-    "base_other": ("…or another base (Hugging Face id or a folder)", "……或其他基础模型（Hugging Face 名称或文件夹）"),
+    "base_other": (
+        "…or another base (Hugging Face id or a folder)",
+        "……或其他基础模型（Hugging Face 名称或文件夹）",
+    ),
     "method": ("Method", "方法"),
     "epochs": ("Passes over your conversations (epochs)", "训练轮数（epochs）"),
     "steps": ("…or a fixed number of steps (0: use epochs)", "……或固定步数（0 表示按轮数）"),
@@ -75,16 +82,30 @@ TEXTS: dict[str, tuple[str, str]] = {
     "resume": ("Resume", "继续"),
     "loss": ("Training loss", "训练损失"),
     "state_none": ("No training yet.", "还没有开始训练。"),
-    "state_running": ("Training {run}: step {step} of {total}", "正在训练 {run}：第 {step} / {total} 步"),
-    "state_done": ("{run} is trained ({step} steps). Talk to it in step 4.", "{run} 训练完成（{step} 步）。去第 4 步和它聊天吧。"),
-    "state_stopped": ("{run} stopped at step {step}. Resume to continue.", "{run} 停在第 {step} 步。点“继续”接着训练。"),
+    "state_running": (
+        "Training {run}: step {step} of {total}",
+        "正在训练 {run}：第 {step} / {total} 步",
+    ),
+    "state_done": (
+        "{run} is trained ({step} steps). Talk to it in step 4.",
+        "{run} 训练完成（{step} 步）。去第 4 步和它聊天吧。",
+    ),
+    "state_stopped": (
+        "{run} stopped at step {step}. Resume to continue.",
+        "{run} 停在第 {step} 步。点“继续”接着训练。",
+    ),
     "state_failed": ("{run} failed.", "{run} 训练失败。"),
-    "state_lost": ("{run} ended without a word (the studio may have been restarted).",
-                   "{run} 已结束，但没有留下结果（工作室可能被重启过）。"),
+    "state_lost": (
+        "{run} ended without a word (the studio may have been restarted).",
+        "{run} 已结束，但没有留下结果（工作室可能被重启过）。",
+    ),
     "speed_done": ("last loss {loss} · {tps} tokens/s", "最后的损失 {loss} · 每秒 {tps} 个 token"),
     "reason": ("reason", "原因"),
     "messages": ("messages", "消息数"),
-    "speed": ("loss {loss} · {tps} tokens/s · about {eta} left", "损失 {loss} · 每秒 {tps} 个 token · 预计还需 {eta}"),
+    "speed": (
+        "loss {loss} · {tps} tokens/s · about {eta} left",
+        "损失 {loss} · 每秒 {tps} 个 token · 预计还需 {eta}",
+    ),
     # 4
     "step4": ("4 · Talk to it", "4 · 和它聊天"),
     "run": ("Clone", "分身"),
@@ -127,7 +148,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # common
     "working": ("Working…", "处理中……"),
     "error": ("Error", "出错了"),
-    "no_runs": ("No trained clone yet: train one in step 3.", "还没有训练好的分身：请在第 3 步训练。"),
+    "no_runs": (
+        "No trained clone yet: train one in step 3.",
+        "还没有训练好的分身：请在第 3 步训练。",
+    ),
 }
 
 
