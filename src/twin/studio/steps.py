@@ -67,7 +67,7 @@ def ingest_exports(
     skip_bad_rows: bool = False,
 ) -> IngestOutcome:
     """Read the uploaded exports (and a folder on this machine) into the project's messages.jsonl."""
-    from twin.ingest import ingest, summary, write_jsonl
+    from twin.ingest.pipeline import ingest, summary, write_jsonl
 
     paths = []
     if project.exports.is_dir() and any(project.exports.iterdir()):
