@@ -44,7 +44,10 @@ VERBS = {
         "write a Kaggle or Colab notebook (and the zip to upload) that trains on a free GPU",
     ),
     "demo": ("twin.demo.command", "the whole journey on a sample export and the embedded model"),
-    "studio": ("twin.studio.command", "the whole journey in the browser, for people who prefer a page"),
+    "studio": (
+        "twin.studio.command",
+        "the whole journey in the browser, for people who prefer a page",
+    ),
 }
 
 

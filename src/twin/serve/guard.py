@@ -209,9 +209,7 @@ class Guard:
                 raise
         if over and not started:
             path = scope.get("path", "")
-            await _error(path, 413, f"request body over {limit} bytes", "body_too_large")(
-                send
-            )
+            await _error(path, 413, f"request body over {limit} bytes", "body_too_large")(send)
 
 
 def _headers(scope) -> dict:
