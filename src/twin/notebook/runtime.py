@@ -304,6 +304,7 @@ def evaluate(run: Path, bundle: Path, out: Path, smoke: bool = False) -> dict:
     from twin.eval.evaluate import run_eval
     from twin.eval.report import summary_table
 
+    quiet()
     report = run_eval(
         [str(run)],
         str(Path(bundle) / "dataset"),
@@ -348,6 +349,7 @@ class Chat:
         from twin.generate import Generator
         from twin.runs import read_run
 
+        quiet()
         info = read_run(run)
         device = "cuda" if _cuda() else "cpu"
         self.generator = Generator(info, device=device)
@@ -383,6 +385,17 @@ class Chat:
 
         text.on_submit(send)
         display(text, out)
+
+
+def quiet() -> None:
+    """The libraries' warnings and bars off in this kernel, as in twin's own commands (after the
+    download, whose progress should show); tqdm's note that ipywidgets is missing too."""
+    import warnings
+
+    from twin.quiet import quiet_libraries, verbose_requested
+
+    quiet_libraries(verbose_requested([]))
+    warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def _cuda() -> bool:
