@@ -464,3 +464,33 @@ def test_fetch_base_downloads_safetensors_with_the_token(tmp_path, monkeypatch, 
 
     with pytest.raises(TwinError, match="HF_TOKEN"):
         runtime.fetch_base("meta-llama/Llama-3.2-1B-Instruct", snapshot=failing)
+
+
+def test_eval_chat_and_save_cells_on_a_tiny_run(tiny_run, tiny_dataset, tmp_path, capsys):
+    """What the last cells call, in this process (the notebooks run in test_notebook_run.py)."""
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_dataset, bundle / "dataset")
+    report = runtime.evaluate(tiny_run, bundle, tmp_path / "eval", smoke=True)
+    assert len(report["samples"]) == 2 and (tmp_path / "eval" / "eval.html").is_file()
+    html = runtime.replies_table(
+        {**report, "samples": [{**report["samples"][0], "prompt": "<b>&"}]}
+    )
+    assert "&lt;b&gt;&amp;" in html and "your real reply" in html
+    assert "dev loss" in capsys.readouterr().out
+
+    chat = runtime.Chat(tiny_run, smoke=True)
+    reply = chat.ask("hello there")
+    out = capsys.readouterr().out
+    assert reply is not None and out.startswith("you: hello there\nBob: ")
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    archive = runtime.save(run, tmp_path, "twin-bob", "kaggle", smoke=True)
+    with zipfile.ZipFile(archive) as z:
+        names = z.namelist()
+    assert "twin-bob-run/twin_run.json" in names and "twin-bob-run/adapter_config.json" in names
+    assert not any("/checkpoints/" in n for n in names)
+    out = capsys.readouterr().out
+    assert "twin chat twin-bob-run" in out and "Output pane" in out
