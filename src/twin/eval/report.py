@@ -263,6 +263,7 @@ _SHORT = {
     "rougeL": "R-L",
     "distinct1": "dist-1",
     "distinct2": "dist-2",
+    "language_match": "lang",
     "style_distance": "style",
     "pii_replies": "PII",
 }

@@ -1,7 +1,9 @@
 """Fine-tune a chat model on a dataset folder (from `twin build`) so it replies like you.
 
-Offline by default: --base default is the embedded SmolLM2-135M-Instruct (English-centric; for
-Chinese, use a Qwen model such as Qwen/Qwen2.5-0.5B-Instruct). Writes a standard PEFT adapter
+Offline by default: --base auto (the default) picks the embedded base that writes the language of
+your replies — SmolLM2-135M-Instruct for English, the multilingual Gemma 3 270M for Chinese or
+mixed — and says why; with a GPU and hub access it also prints a stronger hub base to try.
+`twin models` lists the bases with their languages, memory and training time. Writes a standard PEFT adapter
 plus everything chat/serve/eval need into the run folder. Ctrl-C saves a checkpoint; --resume
 continues from it. Several processes: torchrun --nproc-per-node 2 -m twin train …
 """
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:
+        _record_speed(args.output)
         print(
             f"Trained {args.output}: {result['steps']} steps in {result['seconds']:.0f} s ({result['stopped']})"
         )
@@ -61,6 +64,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_speed(run_dir: str) -> None:
+    """Remember this base's training speed on this CPU for `twin models` (twin.speed)."""
+    import json
+    from pathlib import Path
+
+    try:
+        info = json.loads((Path(run_dir) / "twin_run.json").read_text(encoding="utf-8"))
+        lines = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return
+    import torch
+
+    if not torch.cuda.is_available() and last.get("tokens_per_s") and len(lines) > 2:
+        from twin.speed import record
+
+        record(info["base"]["spec"], last["tokens_per_s"], "twin train")
+
+
 def _show_mask(dataset: str, cfg) -> int:
     import sys
 
@@ -68,7 +90,14 @@ def _show_mask(dataset: str, cfg) -> int:
     from twin.models import load_config, load_tokenizer, resolve_base
     from twin.train.data import read_dataset
 
-    ref = resolve_base(cfg.base)
+    spec = cfg.base
+    if spec == "auto":
+        from twin.base_choice import choose
+
+        choice = choose(dataset)
+        print(choice.line(), file=sys.stderr)
+        spec = choice.spec
+    ref = resolve_base(spec)
     tok = load_tokenizer(ref)
     fmt = choose_format(tok, load_config(ref))
     train, _, _ = read_dataset(dataset)

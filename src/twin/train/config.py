@@ -21,8 +21,14 @@ DEFAULT_LR = {"lora": 2e-4, "qlora": 2e-4, "ptuning": 2e-2}
 
 @dataclass
 class TrainConfig:
+    # "auto": chosen from the language of the person's replies (twin.base_choice); "default" is
+    # the embedded SmolLM2, "gemma3-270m" the embedded multilingual base; `twin models` lists more.
     base: str = field(
-        default="default", metadata=flag("default | HUB_ID | DIR | FILE.gguf (default: default)")
+        default="auto",
+        metadata=flag(
+            "auto | ALIAS from `twin models` (default, gemma3-270m, qwen2.5-1.5b, …) | HUB_ID | "
+            "DIR | FILE.gguf (default: auto, chosen from your replies' language)"
+        ),
     )
     method: str = field(
         default="lora",

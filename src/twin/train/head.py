@@ -143,7 +143,7 @@ def _head_matches(model, out, cap) -> bool:
     head = _inner(model).get_output_embeddings()
     with torch.no_grad():
         mine = _capped(head(hs[:, -1:]).float(), cap)
-    theirs = out.logits.float()
+    theirs = out.logits.detach().float()
     scale = max(1.0, float(theirs.abs().max()))
     return mine.shape == theirs.shape and float((mine - theirs).abs().max()) <= 1e-3 * scale
 

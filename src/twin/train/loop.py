@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from twin.chat_format import choose_format
 from twin.errors import TwinError
@@ -32,6 +31,7 @@ from twin.models import (
 from twin.progress import Progress, say
 from twin.runs import RunFolder
 from twin.train import checkpoint as ckpt
+from twin.train import head
 from twin.train.config import TrainConfig
 from twin.train.data import IGNORE, Example, batch_order, collate, encode, read_dataset
 from twin.train.distributed import Dist, setup
@@ -122,33 +122,10 @@ def _schedule(total: int, warmup: int):
 def _loss_sum(
     model, batch: dict, device: str, dtype: torch.dtype | None
 ) -> tuple[torch.Tensor, int]:
-    """Sum of token losses over trained positions, computing logits only where needed."""
-    labels = batch["labels"]
-    target = labels[:, 1:]
-    keep = (
-        (target != IGNORE).any(dim=0).nonzero().squeeze(1)
-    )  # positions whose next token is trained
-    n = int((target != IGNORE).sum())
-    ctx = (
-        torch.autocast(device_type=device.split(":")[0], dtype=dtype)
-        if dtype is not None
-        else nullcontext()
-    )
-    with ctx:
-        out = model(
-            input_ids=batch["input_ids"].to(device),
-            attention_mask=batch["attention_mask"].to(device),
-            logits_to_keep=keep.to(device),
-        )
-    logits = out.logits.float()
-    picked = target[:, keep].to(device)
-    loss = F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)),
-        picked.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    return loss, n
+    """Sum of token losses over trained tokens, the output layer run on exactly those
+    (twin.train.head)."""
+    result = head.loss_sum(model, batch, device, dtype)
+    return result.loss, result.tokens
 
 
 @torch.no_grad()
@@ -333,7 +310,7 @@ def _setup(dataset_dir: str, run: RunFolder, cfg: TrainConfig, d: Dist) -> Train
             "qlora needs a CUDA GPU (4-bit weights through bitsandbytes); on a CPU use --method lora"
         )
     torch.manual_seed(cfg.seed)
-    ref = resolve_base(cfg.base)
+    ref = resolve_base(_base_spec(cfg.base, dataset_dir, d))
     if d.main:
         say(f"loading {ref.display} and tokenizing {dataset_dir}")
     tokenizer = load_tokenizer(ref)
@@ -580,6 +557,21 @@ def _finish(
             )
     d.barrier()
     return result
+
+
+def _base_spec(spec: str, dataset_dir: str, d: Dist) -> str:
+    """The base to train: `auto` is chosen from the dataset's replies, and says why in one line
+    (plus a stronger hub base and its command when this machine could train one)."""
+    if spec != "auto":
+        return spec
+    from twin.base_choice import choose
+
+    choice = choose(dataset_dir)
+    if d.main:
+        print(choice.line(), file=sys.stderr)
+        if choice.recommendation:
+            print(f"  tip: {choice.recommendation}", file=sys.stderr)
+    return choice.spec
 
 
 def _agree(flag: bool, d: Dist) -> bool:
