@@ -138,3 +138,20 @@ def test_chunked_function_matches_autograd_with_bias_and_cap(monkeypatch):
     (g_ref,) = torch.autograd.grad(ref * 2.0, h2)
     assert float(loss) == pytest.approx(float(ref), rel=1e-5)
     torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-6)
+
+
+def test_chunked_function_under_bf16_autocast_is_close_to_fp32():
+    """Under autocast the matrix is cast once and the matmuls run in bf16; loss and gradient
+    stay close to fp32 and come back in the hidden states' own dtype."""
+    torch.manual_seed(2)
+    head = torch.nn.Linear(16, 300, bias=False).requires_grad_(False)
+    hidden = torch.randn(12, 16, requires_grad=True)
+    y = torch.randint(0, 300, (12,))
+    (g32,) = torch.autograd.grad(H.head_loss(hidden, head, y), hidden)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = H.head_loss(hidden, head, y)
+    (g16,) = torch.autograd.grad(loss, hidden)
+    ref = F.cross_entropy(head(hidden), y, reduction="sum")
+    assert float(loss) == pytest.approx(float(ref), rel=2e-2)
+    assert g16.dtype == torch.float32
+    torch.testing.assert_close(g16, g32, rtol=5e-2, atol=5e-2)

@@ -92,9 +92,13 @@ class _ChunkedHeadLoss(torch.autograd.Function):
     def forward(ctx, hidden, weight, bias, targets, cap, rows):  # noqa: D102
         loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
         grad = torch.empty_like(hidden) if hidden.requires_grad else None
-        w = weight.to(hidden.dtype)
+        # Under autocast the matmuls run in its dtype: cast the (large) matrix once, not per
+        # matmul as autocast would (a frozen weight is not in autocast's cast cache).
+        device = hidden.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+        w = weight.to(dtype or hidden.dtype)
         for i in range(0, hidden.size(0), rows):
-            h, y = hidden[i : i + rows], targets[i : i + rows]
+            h, y = hidden[i : i + rows].to(w.dtype), targets[i : i + rows]
             z = (h @ w.t()).float()
             if bias is not None:
                 z += bias.float()
@@ -108,7 +112,7 @@ class _ChunkedHeadLoss(torch.autograd.Function):
                 g[torch.arange(len(y), device=g.device), y] -= 1
                 if t is not None:
                     g.mul_(1 - t * t)
-                grad[i : i + rows] = g.to(w.dtype) @ w
+                grad[i : i + rows] = (g.to(w.dtype) @ w).to(grad.dtype)
         ctx.save_for_backward(grad if grad is not None else hidden.new_empty(0))
         ctx.want_grad = grad is not None
         return loss
