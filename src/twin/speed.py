@@ -28,16 +28,14 @@ def _path() -> Path:
 
 
 def cpu_name() -> str:
-    """The CPU model, as Linux names it (else the platform's word), with the threads used."""
+    """The CPU model, as Linux names it (else the platform's word)."""
     name = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 name = line.split(":", 1)[1].strip()
                 break
-    import torch
-
-    return f"{name}, {torch.get_num_threads()} threads"
+    return name
 
 
 def measured() -> dict[str, dict]:
@@ -51,7 +49,14 @@ def measured() -> dict[str, dict]:
 
 
 def record(spec: str, tokens_per_s: float, source: str) -> None:
-    """Remember a base's training speed on this CPU (a failed write only loses the figure)."""
+    """Remember a catalog base's training speed on this CPU (a failed write only loses the
+    figure; other bases are not in the table, so not recorded)."""
+    from twin.catalog import find
+
+    entry = find(spec)
+    if entry is None:
+        return
+    spec = entry.spec
     path = _path()
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
