@@ -12,7 +12,7 @@ the sample export twin ships, built on the spot; the run is the default model wi
 weights (speed does not depend on what the adapter learned). The seed is new each time, so the
 cold eval never finds an entry from an earlier benchmark.
 
-    python benchmarks/bench_eval.py [--samples 8] [--max-new-tokens 32]
+    python benchmarks/bench_eval.py [--samples 8] [--max-new-tokens 32] [--loss-samples 200]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def timed_eval(run: Path, dataset: Path, out: Path, args, seed: int, **kw) -> tu
         samples=args.samples,
         seed=seed,
         max_new_tokens=args.max_new_tokens,
+        loss_samples=args.loss_samples,
         **kw,
     )
     took = {
@@ -55,6 +56,9 @@ def main() -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=8, help="dev prompts (default 8, as the demo)")
     p.add_argument("--max-new-tokens", type=int, default=32, help="default 32, as the demo")
+    p.add_argument(
+        "--loss-samples", type=int, default=200, help="dev conversations for dev loss (as eval)"
+    )
     args = p.parse_args()
 
     from twin.cli import main as twin
@@ -91,6 +95,7 @@ def main() -> dict:
         "load_average_1m_after": round(os.getloadavg()[0], 2),
         "samples": args.samples,
         "max_new_tokens": args.max_new_tokens,
+        "loss_samples": args.loss_samples,
         "replies_per_system": len(cold["samples"]) + cold["systems"][0]["privacy"]["prompts"],
         "baseline_one_at_a_time_s": base_s,
         "twin_batched_cold_s": cold_s,
