@@ -220,3 +220,17 @@ def test_auto_for_a_run_is_the_base_it_was_trained_on(tmp_path):
     assert base_choice.auto_spec(run).spec == "gemma3-270m"
     with pytest.raises(TwinError, match="neither"):
         base_choice.auto_spec(tmp_path)
+
+
+def test_measure_records_the_speed_of_a_catalog_base(monkeypatch, tiny_model):
+    """`twin models --measure` trains a few steps and records tokens/s for the table (here the
+    tiny model stands in for an embedded base)."""
+    import dataclasses
+
+    from twin import models_command, speed
+
+    entry = dataclasses.replace(catalog.find("smollm2-135m"), spec=str(tiny_model))
+    monkeypatch.setattr(catalog, "find", lambda name: entry if name == str(tiny_model) else None)
+    models_command._measure([entry])
+    seen = speed.measured()[str(tiny_model)]
+    assert seen["tokens_per_s"] > 0 and seen["source"] == "twin models --measure"

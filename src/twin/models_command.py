@@ -110,10 +110,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(entries) -> None:
-    """A few LoRA steps on each embedded base; twin train records the speed (twin.speed)."""
+    """A few LoRA steps on each embedded base, the speed after the first (warm-up) step
+    recorded for this CPU (twin.speed)."""
     import tempfile
     from pathlib import Path
 
+    from twin.speed import record
     from twin.train.config import TrainConfig
     from twin.train.loop import train
 
@@ -125,6 +127,13 @@ def _measure(entries) -> None:
                 base=e.spec, max_steps=4, batch=4, accum=1, max_len=256, eval_every=10**6
             )
             train(str(data), str(Path(tmp) / "run"), cfg, progress=False)
+            lines = (Path(tmp) / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+            steps = [json.loads(x) for x in lines if x.strip()][1:]
+            seconds = sum(m["step_s"] for m in steps)
+            if seconds > 0:
+                rate = sum(m["tokens"] for m in steps) / seconds
+                record(e.spec, rate, "twin models --measure")
+                print(f"  {e.alias}: {rate:.1f} tokens/s", file=sys.stderr)
 
 
 def _sample_dataset(folder):
