@@ -142,8 +142,10 @@ def choose(dataset_dir: str | Path, gpu: tuple[bool, float | None] | None = None
 def auto_spec(target: str | Path) -> Choice:
     """`--base auto` for a dataset folder, or for a run folder: the base that run was trained
     on (so `twin chat --base auto RUN` is that run's model untuned)."""
+    from twin.runs import RunFolder
+
     path = Path(target)
-    run_file = path / "twin_run.json"
+    run_file = RunFolder(path).run_file
     if run_file.is_file():
         try:
             spec = json.loads(run_file.read_text(encoding="utf-8"))["base"]["spec"]

@@ -118,19 +118,21 @@ def prepare_run(run: Path, search_roots: list[Path]) -> bool:
     """Whether training resumes: from <working>/run's own last checkpoint, or from a run an
     earlier session left (a previous notebook version's output attached as input), copied in.
     A folder with nothing to resume from (cut before its first checkpoint) is cleared."""
+    from twin.runs import RunFolder
+
     run = Path(run)
-    if (run / "checkpoints" / "latest").is_file():
+    if RunFolder(run).latest_pointer.is_file():
         print(f"Resuming from the last checkpoint in {run} / 从上次的检查点继续训练")
         return True
     for root in search_roots:
         for found in sorted(Path(root).glob("*/run")) + sorted(Path(root).glob("*/*/run")):
-            if found.resolve() != run.resolve() and (found / "checkpoints" / "latest").is_file():
+            if found.resolve() != run.resolve() and RunFolder(found).latest_pointer.is_file():
                 print(f"Resuming from {found} (copied to {run}) / 从之前的输出继续训练")
                 if run.exists():
                     shutil.rmtree(run)
                 shutil.copytree(found, run)
                 return True
-    if run.exists() and any(run.iterdir()) and not (run / "twin_run.json").is_file():
+    if run.exists() and any(run.iterdir()) and not RunFolder(run).run_file.is_file():
         print(f"{run}: stopped before its first checkpoint; starting again")
         shutil.rmtree(run)
     return False
@@ -237,9 +239,10 @@ class LossPlot:
             self.handle.update(Image(filename=str(png)))
 
     def update(self) -> None:
+        from twin.runs import RunFolder
         from twin.train.plot import plot_losses
 
-        path = self.run / "metrics.jsonl"
+        path = RunFolder(self.run).metrics
         if not path.is_file():
             return
         lines = [x for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -251,8 +254,11 @@ class LossPlot:
         self._show(png)
 
     def final(self) -> None:
-        if (self.run / "loss.png").is_file():
-            self._show(self.run / "loss.png")
+        from twin.runs import RunFolder
+
+        png = RunFolder(self.run).loss_plot
+        if png.is_file():
+            self._show(png)
 
 
 def train(bundle: Path, run: Path, gpu: dict, smoke: bool = False, resume_roots=()) -> dict:
