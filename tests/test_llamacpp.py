@@ -261,7 +261,7 @@ def _assert_tie(gen, prompt: str, got: str, expected: str, model: Path, lora: Pa
     prompt_ids = gen.prompt_ids([{"role": "user", "content": prompt}], 64)
     a = gen.tokenizer(got, add_special_tokens=False)["input_ids"]
     b = gen.tokenizer(expected, add_special_tokens=False)["input_ids"]
-    k = next(i for i, (x, y) in enumerate(zip(a + [-1], b + [-2])) if x != y)
+    k = next(i for i, (x, y) in enumerate(zip(a + [-1], b + [-2], strict=False)) if x != y)
     ids = prompt_ids + b[:k]
     ours = torch_logits(gen, ids)[-1]
     theirs = llama_logits(model, ids, lora)[-1]
