@@ -108,6 +108,11 @@ class Job:
                 env=env,
                 **kwargs,
             )
+        # Until the watcher has replaced the forked copy of this process (its command line is
+        # ours until exec), it would not be seen as running.
+        deadline = time.monotonic() + 10
+        while not _alive(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         spec = {
             "kind": self.kind,
             "pid": proc.pid,
