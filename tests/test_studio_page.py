@@ -10,23 +10,13 @@ from pathlib import Path
 
 import pytest
 from studio_helpers import whatsapp_export
+from test_serve_page import CHROMIUM, CHROMIUM_ARGS
 
 from twin.errors import TwinError
 from twin.serve.server import Server, bind
 from twin.studio import steps
 from twin.studio.project import Project
 from twin.studio.server import build_app, check_access
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def serve(project: Project, key: str | None = None, host: str = "127.0.0.1") -> Server:

@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from twin.progress import duration
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", metavar="ALIAS", help="download a hub model from the table")
@@ -24,14 +26,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="measure the embedded bases' training speed on this CPU (a few minutes)",
     )
     p.add_argument("--json", action="store_true", help="print the catalog as JSON")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def table(rows: list, times: dict[str, tuple[float, bool]]) -> str:
@@ -62,8 +56,8 @@ def table(rows: list, times: dict[str, tuple[float, bool]]) -> str:
                 e.languages,
                 f"{e.lora_memory_gb():.1f} GB",
                 f"{e.qlora_memory_gb():.1f} GB",
-                _duration(cpu) + ("" if measured else " est."),
-                _duration(e.t4_seconds_per_1000()) + " est.",
+                duration(cpu) + ("" if measured else " est."),
+                duration(e.t4_seconds_per_1000()) + " est.",
                 e.license,
             )
         )

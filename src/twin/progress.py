@@ -27,6 +27,15 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def duration(seconds: float) -> str:
+    """90 s, 35 min, 2.2 h: a length of time as people say it (tables, ETAs on a page)."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def say(message: str, stream: TextIO | None = None) -> None:
     """One line on stderr about what is happening now (flushed: it precedes a wait)."""
     out = stream if stream is not None else sys.stderr

@@ -23,7 +23,6 @@ import argparse
 import logging
 import os
 import re
-import secrets
 import sys
 from pathlib import Path
 
@@ -211,15 +210,9 @@ def _announce(server, opts) -> None:
             file=sys.stderr,
         )
     if opts.share:
-        from gradio import networking
+        from twin.serve.server import open_share_link
 
-        url = networking.setup_tunnel(
-            local_host="127.0.0.1",
-            local_port=server.port,
-            share_token=secrets.token_urlsafe(32),
-            share_server_address=None,
-            share_server_tls_certificate=None,
-        )
+        url = open_share_link(server.port)
         print(f"public share link: {url}/ (the key is needed there too)", file=sys.stderr)
     keyed = "key required" if opts.api_key else "no key"
     if opts.page:

@@ -170,6 +170,22 @@ class Server:
         self._sock.close()
 
 
+def open_share_link(port: int) -> str:
+    """A public Gradio share link tunnelled to this machine's loopback port (the Guard in front
+    of the app still asks for the key there)."""
+    import secrets
+
+    from gradio import networking
+
+    return networking.setup_tunnel(
+        local_host="127.0.0.1",
+        local_port=port,
+        share_token=secrets.token_urlsafe(32),
+        share_server_address=None,
+        share_server_tls_certificate=None,
+    )
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, bound now so a busy port is a clear error before the model loads."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twin.errors import TwinError
+from twin.progress import duration
 from twin.studio import steps
 from twin.studio.project import Project
 from twin.studio.texts import LANGS, pick_lang, t
@@ -408,22 +409,13 @@ def _train_md(lang: str, st: dict) -> str:
     if st.get("loss") is not None:
         tps = f"{st.get('tokens_per_s') or 0:.0f}"
         if state == "running":
-            eta = _duration(st["eta_s"]) if st.get("eta_s") is not None else "?"
+            eta = duration(st["eta_s"]) if st.get("eta_s") is not None else "?"
             head += "\n\n" + t(lang, "speed", loss=f"{st['loss']:.3f}", tps=tps, eta=eta)
         else:
             head += "\n\n" + t(lang, "speed_done", loss=f"{st['loss']:.3f}", tps=tps)
     if state == "failed" and st.get("log"):
         head += "\n\n" + error_md(st["log"].splitlines()[-1])
     return head
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 # --- 4. talk to it ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ the studio takes uploads (export files), capped at MAX_UPLOAD bytes.
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 from twin.errors import TwinError
@@ -73,15 +72,9 @@ def serve_studio(
     if not is_loopback(host):
         print(f"listening on {host}:{server.port}: reachable from other machines", file=sys.stderr)
     if share:
-        from gradio import networking
+        from twin.serve.server import open_share_link
 
-        url = networking.setup_tunnel(
-            local_host="127.0.0.1",
-            local_port=server.port,
-            share_token=secrets.token_urlsafe(32),
-            share_server_address=None,
-            share_server_tls_certificate=None,
-        )
+        url = open_share_link(server.port)
         print(f"public share link: {url}/ (the key is needed there too)", file=sys.stderr)
     keyed = "key required" if key else "no key"
     print(f"twin studio: {server.url}/ ({keyed}); press Ctrl+C to stop", file=sys.stderr)

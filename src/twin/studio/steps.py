@@ -220,6 +220,7 @@ def base_choices() -> list[tuple[str, str]]:
     """(label, --base value) of the catalog's bases, embedded first, each with its estimated
     training time per 1,000 conversations on this machine (measured where it was trained here)."""
     from twin.catalog import entries
+    from twin.progress import duration
     from twin.speed import cpu_times
 
     models = entries()
@@ -229,20 +230,12 @@ def base_choices() -> list[tuple[str, str]]:
         where = "built in" if e.source == "embedded" else "download"
         seconds, was_measured = times.get(e.alias, (None, False))
         when = (
-            f" · ~{_duration(seconds)} per 1,000 here{' (measured)' if was_measured else ''}"
+            f" · ~{duration(seconds)} per 1,000 here{' (measured)' if was_measured else ''}"
             if seconds
             else ""
         )
         out.append((f"{e.name} · {where} · {e.languages}{when}", e.alias))
     return out
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def start_training(
