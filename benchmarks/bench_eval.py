@@ -1,6 +1,6 @@
 """Benchmark `twin eval` (a run and the untuned base, as `twin demo` evaluates them), in one run:
-- baseline: one reply at a time and the base evaluated again (how eval worked before batching
-  and the base cache; `--batch 1 --no-cache`);
+- baseline: one reply at a time through `Generator.reply` (the chat path, which eval used before
+  batching) and the base evaluated again (no cache);
 - twin, cold: replies in batches of 8 that stop at the end-of-turn token, the base evaluated and
   its result cached (the first eval of a dataset);
 - twin, warm: the same eval again, the base's result read from the cache (every later eval of
@@ -24,9 +24,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from bench_decode import random_default_run
 from common import machine, save
+
+
+def one_at_a_time(gen, histories, settings, seeds, batch_size=1, on_done=None) -> list[str]:
+    """How eval replied before batching: `Generator.reply` per prompt, each with its own seed.
+
+    Not `batch_replies` at batch 1: its per-row sampler and padding cost more than the plain
+    path when there is nothing to share, so it would flatter the batched figures.
+    """
+    replies = []
+    for history, seed in zip(histories, seeds, strict=True):
+        replies.append(gen.reply(history, settings.updated(seed=seed)))
+        if on_done is not None:
+            on_done(1)
+    return replies
 
 
 def timed_eval(run: Path, dataset: Path, out: Path, args, seed: int, **kw) -> tuple[dict, dict]:
@@ -75,9 +90,8 @@ def main() -> dict:
         # warm-up: the model files in the page cache and the GGUF conversion cached, for all three
         timed_eval(run, work / "ds", work / "warmup", args, seed + 1, base_model="none")
         print("\n# baseline: one reply at a time, the base again", file=sys.stderr)
-        base_s, _ = timed_eval(
-            run, work / "ds", work / "b", args, seed, batch_size=1, use_cache=False
-        )
+        with mock.patch("twin.eval.batch.batch_replies", one_at_a_time):
+            base_s, _ = timed_eval(run, work / "ds", work / "b", args, seed, use_cache=False)
         print("\n# twin, cold: batches, the base cached", file=sys.stderr)
         cold_s, cold = timed_eval(run, work / "ds", work / "c", args, seed)
         print("\n# twin, warm: the base read from the cache", file=sys.stderr)

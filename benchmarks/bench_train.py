@@ -49,6 +49,8 @@ from pathlib import Path
 
 from common import machine, save
 
+from twin.speed import matmul_flops
+
 NAMES = ["Alex", "Sam", "Mia", "Leo", "Zoe", "Max", "Ivy", "Ben"]
 QUESTIONS = [
     "hey, you around?",
@@ -129,20 +131,6 @@ def make_dataset(folder: Path, n: int = 64, seed: int = 0) -> Path:
         rows.append(json.dumps({"messages": messages}))
     (folder / "train.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return folder
-
-
-def matmul_flops(dtype, n: int = 1024, reps: int = 10) -> float:
-    """Best FLOP/s of an n×n torch.matmul (2n³ FLOPs)."""
-    import torch
-
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
 
 
 def matmul_params(model) -> tuple[int, int]:
@@ -387,15 +375,15 @@ def main() -> dict:
 
     load_before = os.getloadavg()
     peak = {
-        "fp32": matmul_flops(torch.float32),
-        "bf16": matmul_flops(torch.bfloat16),
+        "fp32": matmul_flops(1024, 10, torch.float32),
+        "bf16": matmul_flops(1024, 10, torch.bfloat16),
     }
     with tempfile.TemporaryDirectory() as tmp:
         dataset = make_dataset(Path(tmp) / "dataset", args.samples)
         twin, base, (n, n_lora) = run_both(dataset, Path(tmp) / "run", args)
     peak_after = {
-        "fp32": matmul_flops(torch.float32),
-        "bf16": matmul_flops(torch.bfloat16),
+        "fp32": matmul_flops(1024, 10, torch.float32),
+        "bf16": matmul_flops(1024, 10, torch.bfloat16),
     }
     peak = {k: max(peak[k], peak_after[k]) for k in peak}
 

@@ -11,6 +11,7 @@ import pexpect
 import pytest
 
 from twin.chat.session import HELP, Session, strip_stream
+from twin.cli import main
 from twin.generate import Settings
 
 
@@ -111,8 +112,6 @@ def test_base_mode(twin, tiny_model):
         (("{tmp}",), "not a twin run"),
         (("{tmp}/nope",), "no such run folder"),
         (("{run}", "--base", "default"), "not both"),
-        (("{run}", "--temperature", "-1"), "--temperature must be >= 0"),
-        (("{run}", "--top-p", "1.5"), "--top-p must be in (0, 1]"),
         (("{run}", "--prompt", "  "), "--prompt is empty"),
     ],
 )
@@ -121,6 +120,28 @@ def test_friendly_errors(twin, tiny_run, tmp_path, args, message):
     assert r.code == 1
     assert message in r.err
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    "command, flag, value, message",
+    [
+        ("chat", "--temperature", "-1", "expected a number >= 0, got -1"),
+        ("chat", "--temperature", "nan", "expected a number >= 0, got nan"),
+        ("chat", "--top-p", "1.5", "expected a number in (0, 1], got 1.5"),
+        ("chat", "--max-new-tokens", "0", "expected a number >= 1, got 0"),
+        ("eval", "--temperature", "hot", "expected a number, got 'hot'"),
+        ("eval", "--max-new-tokens", "2.5", "expected a whole number, got '2.5'"),
+    ],
+)
+def test_sampling_flags_are_checked_when_parsed(capsys, tmp_path, command, flag, value, message):
+    """chat and eval share one set of sampling flags; a bad value stops before anything loads."""
+    extra = ["--data", str(tmp_path)] if command == "eval" else []
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error
+        main([command, str(tmp_path), *extra, flag, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {message}" in err
+    assert "Traceback" not in err
 
 
 # --- the loop, with a stand-in for the model

@@ -12,20 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from twin.accounts import is_account_id
-from twin.errors import InputError
 from twin.ingest.formats import wechatmsg_csv
 from twin.ingest.formats._common import local_and_unix, unix_time
 from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._wechatmsg_columns import (
     CREATED_RANGE,
-    HEADER9,
-    HEADER12,
     WITH_MSGSVRID,
+    check_header,
     layout,
 )
 from twin.ingest.formats.wechatmsg_csv import chat_of, kind_and_text
 from twin.ingest.report import FileReport
-from twin.ingest.shown import header as header_shown
 from twin.ingest.shown import value
 from twin.ingest.sources import Source
 from twin.messages import Message
@@ -44,22 +41,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         header = rows.header
         if header is None:
             return
-        # A wrong header is not a bad row: --skip-bad-rows must not read a foreign table.
-        if header[:9] != HEADER9:
-            raise InputError(
-                source.display,
-                "line 1 (header)",
-                f"header {header_shown(header)}",
-                "the WeChatMsg header " + ",".join(HEADER9),
-            )
+        check_header(header, source)
         named = len(header)
-        if named == 12 and header[9:] != HEADER12[9:]:
-            raise InputError(
-                source.display,
-                "line 1 (header)",
-                f"extra columns {header[9:]}",
-                "Remark,NickName,Sender",
-            )
         display = source.display
         stem = source.name.rsplit(".", 1)[0]
         found = None  # decided from the first data row

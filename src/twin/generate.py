@@ -7,6 +7,7 @@ feeds a streamer with a timeout, so a crash in generation cannot hang a caller.
 
 from __future__ import annotations
 
+import argparse
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -48,6 +49,61 @@ class Settings:
         """A copy with the changes that are given (not None)."""
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in changes.items() if v is not None and k in known})
+
+
+def add_sampling_flags(p: argparse.ArgumentParser, top_p: bool = True) -> None:
+    """The flags that change `Settings` (chat, eval), checked as they are parsed."""
+    p.add_argument(
+        "--temperature",
+        type=_number_at_least(0.0),
+        metavar="T",
+        help="lower = more precise, higher = more creative; 0 = greedy (default: the run's, 0.7)",
+    )
+    if top_p:
+        p.add_argument(
+            "--top-p",
+            type=_share,
+            metavar="P",
+            help="sample only from the likeliest words making up P of the probability "
+            "(default: the run's)",
+        )
+    p.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        metavar="N",
+        help="longest reply in tokens (default: the run's)",
+    )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def _number_at_least(low: float):
+    def number(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not x >= low:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected a number >= {low:g}, got {text}")
+        return x
+
+    return number
+
+
+def _share(text: str) -> float:
+    x = _number_at_least(0.0)(text)
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return x
 
 
 class Generator:
@@ -135,11 +191,18 @@ class Generator:
 
         `prompt`: the ids `prompt_ids(history, …)` gave, when the caller already has them.
         """
+        s = settings or self.defaults()
+        ids = prompt if prompt is not None else self.prompt_ids(history, s.max_new_tokens)
+        stops = [x for x in self.info.chat_format.stop if x]
+        yield from self._stream_ids(ids, s, stops, timeout)
+
+    def _stream_ids(
+        self, ids: list[int], s: Settings, stops: list[str], timeout: float
+    ) -> Iterator[str]:
+        """The engine's own part of `stream`: the reply to prompt `ids`, cut at `stops`."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
-        s = settings or self.defaults()
-        ids = prompt if prompt is not None else self.prompt_ids(history, s.max_new_tokens)
         streamer = TextIteratorStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=timeout
         )
@@ -155,7 +218,6 @@ class Generator:
             kwargs.update(do_sample=True, temperature=s.temperature, top_p=s.top_p)
         else:
             kwargs.update(do_sample=False)
-        stops = [x for x in self.info.chat_format.stop if x]
         eos, text_stops = self._stop_tokens(stops)
         if eos:
             kwargs["eos_token_id"] = eos

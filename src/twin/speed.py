@@ -75,11 +75,11 @@ def record(spec: str, tokens_per_s: float, source: str) -> None:
         os.replace(tmp, path)
 
 
-def matmul_flops(n: int = 512, reps: int = 5) -> float:
-    """Best fp32 FLOP/s of an n×n matmul on this CPU (2n³ FLOPs each)."""
+def matmul_flops(n: int = 512, reps: int = 5, dtype=None) -> float:
+    """Best FLOP/s of an n×n matmul on this CPU (2n³ FLOPs each), fp32 unless `dtype` says."""
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(reps):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from twin.generate import add_sampling_flags
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", nargs="?", metavar="RUN_DIR", help="run folder from `twin train`")
@@ -25,24 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="chat with an untuned model instead of a run: auto (with a DATASET_OR_RUN) | "
         "default | gemma3-270m | ALIAS | HUB_ID | DIR | FILE.gguf",
     )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        metavar="T",
-        help="lower = more precise, higher = more creative; 0 = greedy (default: the run's, 0.7)",
-    )
-    p.add_argument(
-        "--top-p",
-        type=float,
-        metavar="P",
-        help="sample only from the likeliest words making up P of the probability (default: the run's)",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        metavar="N",
-        help="longest reply in tokens (default: the run's)",
-    )
+    add_sampling_flags(p)
     p.add_argument("--prompt", metavar="TEXT", help="answer this one message and exit")
     p.add_argument("--seed", type=int, help="make replies reproducible (same input, same reply)")
 
@@ -73,12 +58,6 @@ def run(args: argparse.Namespace) -> int:
             "nothing to chat with: give a RUN_DIR (made by `twin train`), "
             "or --base MODEL to try an untuned model (--base default: the embedded one)"
         )
-    if args.temperature is not None and args.temperature < 0:
-        raise TwinError("--temperature must be >= 0")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise TwinError("--top-p must be in (0, 1]")
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise TwinError("--max-new-tokens must be >= 1")
     if args.prompt is not None and not args.prompt.strip():
         raise TwinError("--prompt is empty")
 

@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from twin.config_file import flag_values
     from twin.dataset.build import build
     from twin.dataset.config import BuildConfig, load_config
+    from twin.ingest.no_pandas import keep_pandas_out_of_arrow
 
+    keep_pandas_out_of_arrow()
     cfg = load_config(args.config, flag_values(args, BuildConfig))
     stats = build(
         args.inputs,

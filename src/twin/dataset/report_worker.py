@@ -1,22 +1,24 @@
 """report.html drawn beside the build, in a second process: matplotlib takes a third of a
 second to import and tens of milliseconds per chart, and the training data need not wait.
 
-This process is the one start-up trick of `twin build` that was kept. Each was measured on the
-1,000,000-message CSV by switching it off (benchmarks/bench_startup.py: 7 rounds, order rotated,
-median of per-round paired differences ± their interquartile range; the 2-core machine was
-shared with other work, so wall times spread widely):
+This process is one of the two start-up tricks of `twin build` that were kept (the other:
+twin.ingest.no_pandas). Each was measured on the 1,000,000-message CSV by switching it off
+(benchmarks/bench_startup.py). On an idle 2-core VM, 11 rounds, order rotated: medians with /
+without the trick (interquartile range), and the median of the per-round paired differences ±
+its interquartile range, in seconds:
 
-| switched off | wall s | CPU s (all processes) | the build's own CPU s | kept |
-|---|---|---|---|---|
-| this report process | -0.60 ± 5.04 | -0.07 ± 0.44 | +0.77 ± 0.29 | yes |
-| pyarrow kept from importing pandas | +3.88 ± 5.59 | +0.32 ± 0.59 | +0.13 ± 0.59 | no |
-| the fork made before numpy loads | +2.34 ± 7.59 | -0.36 ± 0.58 | -0.28 ± 0.68 | no |
-| OpenBLAS on one thread | +1.37 ± 8.12 | -0.00 ± 0.14 | +0.03 ± 0.24 | no |
-| gc.freeze after the imports | +1.11 ± 3.57 | +0.24 ± 0.40 | +0.08 ± 0.39 | no |
+| switched off | wall | build's own CPU | kept |
+|---|---|---|---|
+| this report process | 1.77 (0.13) / 2.56 (0.32); +0.81 ± 0.32 | +0.81 ± 0.45 | yes |
+| pyarrow kept from importing pandas | 1.77 (0.13) / 2.12 (0.30); +0.20 ± 0.23 | +0.17 ± 0.28 | yes |
 
-(A second fork inside this worker, drawing every other chart, went too: at most one extra
-process.) The worker takes 0.77 s of CPU off the build's own path, which is what a free second
-core turns into wall time.
+The pandas block moves the median by more than either spread, and in a separate run of 11
+alternating pairs every build was slower without it (+0.40 s median). Measured earlier the same
+way on a saturated machine (7 rounds, paired differences only) and removed: forking this
+process before numpy loads (-0.36 ± 0.58 s CPU), OpenBLAS on one thread (-0.00 ± 0.14), gc.freeze
+after the imports (+0.24 ± 0.40), and a second fork inside this worker drawing every other chart
+(at most one extra process). The worker takes 0.8 s of CPU off the build's own path, which is
+what a free second core turns into wall time.
 """
 
 from __future__ import annotations

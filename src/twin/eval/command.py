@@ -14,15 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
-    return n
+from twin.generate import add_sampling_flags, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--samples",
-        type=_positive,
+        type=positive_int,
         default=20,
         metavar="N",
         help="dev prompts to generate replies for (default 20)",
@@ -58,21 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="dev conversations for dev loss (default 200, as training; 0 = all)",
     )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        help="sampling temperature for every system (default: the run's; 0 = greedy)",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=_positive,
-        metavar="N",
-        help="longest reply in tokens (default: the run's)",
-    )
+    add_sampling_flags(p, top_p=False)
     p.add_argument("--no-privacy", action="store_true", help="skip the privacy probe")
     p.add_argument(
         "--batch",
-        type=_positive,
+        type=positive_int,
         default=8,
         metavar="N",
         help="replies generated together (default 8; lower it if memory runs short)",
@@ -87,12 +69,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from twin.errors import TwinError
     from twin.eval.evaluate import run_eval
     from twin.eval.report import summary_table
 
-    if args.temperature is not None and args.temperature < 0:
-        raise TwinError("--temperature must be >= 0")
     report = run_eval(
         args.runs,
         args.data,

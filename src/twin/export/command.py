@@ -20,8 +20,7 @@ KINDS = ("space", "merged", "gguf", "ollama")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from twin.serve.config import THEMES
-    from twin.serve.texts import LANGS
+    from twin.serve.config import add_page_flags
 
     p.add_argument("run", metavar="RUN_DIR", help="a run folder written by `twin train`")
     p.add_argument("--to", required=True, choices=KINDS, help="what to export")
@@ -43,11 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="gguf: one merged model (default), or the base GGUF plus a GGUF LoRA adapter, or both",
     )
     s = p.add_argument_group("space (the page's look; default: the run's, as for `twin serve`)")
-    s.add_argument("--title")
-    s.add_argument("--description")
-    s.add_argument("--examples", nargs="+", metavar="TEXT")
-    s.add_argument("--theme", choices=THEMES)
-    s.add_argument("--lang", choices=LANGS)
+    add_page_flags(s, limits=False)
 
 
 def output_dir(run: Path, kind: str, out: str | None, force: bool) -> Path:
@@ -76,16 +71,9 @@ def run(args: argparse.Namespace) -> int:
     out = output_dir(Path(args.run), args.to, args.out, args.force)
     if args.to == "space":
         from twin.export.space import export_space
-        from twin.serve.config import page_config
+        from twin.serve.config import page_config, page_flags
 
-        cfg = page_config(
-            info,
-            title=args.title,
-            description=args.description,
-            examples=args.examples,
-            theme=args.theme,
-            lang=args.lang,
-        )
+        cfg = page_config(info, **page_flags(args))
         export_space(info, out, cfg, progress=sys.stderr.isatty())
         print(f"Space folder: {out}  (see its README.md to upload it)", file=sys.stderr)
     elif args.to == "merged":

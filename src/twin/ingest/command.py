@@ -44,8 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from twin.ingest.no_pandas import keep_pandas_out_of_arrow
     from twin.ingest.pipeline import ingest, summary, write_jsonl
 
+    keep_pandas_out_of_arrow()
     result = ingest(args.exports, fmt=args.format, me=args.me, skip_bad_rows=args.skip_bad_rows)
     write_jsonl(result, args.output)
     if not args.quiet:

@@ -146,12 +146,12 @@ def describe(e: Estimate) -> str:
     return f"about {_m(e.total)} on {e.gpus} × T4 ({parts})"
 
 
-def _m(minutes: float | None) -> str:
+def _m(minutes: float | None, units: tuple[str, str] = ("h", "min")) -> str:
     if minutes is None:
         return "?"
     if minutes >= 90:
-        return f"{minutes / 60:.1f} h"
-    return f"{max(1, round(minutes))} min"
+        return f"{minutes / 60:.1f} {units[0]}"
+    return f"{max(1, round(minutes))} {units[1]}"
 
 
 def describe_zh(e: Estimate) -> str:
@@ -160,11 +160,7 @@ def describe_zh(e: Estimate) -> str:
         return "无法估算（不知道基础模型的大小）"
 
     def m(minutes: float | None) -> str:
-        if minutes is None:
-            return "?"
-        if minutes >= 90:
-            return f"{minutes / 60:.1f} 小时"
-        return f"{max(1, round(minutes))} 分钟"
+        return _m(minutes, ("小时", "分钟"))
 
     parts = f"训练 {m(e.train)}、下载 {m(e.download)}、评估 {m(e.eval)}、安装 {m(e.install)}"
     return f"{e.gpus} × T4 约 {m(e.total)}（{parts}）"

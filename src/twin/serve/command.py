@@ -30,9 +30,8 @@ from twin.errors import TwinError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from twin.serve.config import THEMES
+    from twin.serve.config import add_page_flags
     from twin.serve.engine import ENGINES
-    from twin.serve.texts import LANGS
 
     p.add_argument("run", metavar="RUN_DIR", help="a run folder written by `twin train`")
     net = p.add_argument_group("network")
@@ -86,19 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     eng.add_argument("--threads", type=int, help="CPU threads for generation")
     page = p.add_argument_group("page")
-    page.add_argument("--title", help='page title (default: "NAME\'s twin")')
-    page.add_argument("--description", help="text under the title (Markdown)")
-    page.add_argument("--examples", nargs="+", metavar="TEXT", help="clickable example messages")
-    page.add_argument("--theme", choices=THEMES, help="Gradio theme (default soft)")
-    page.add_argument(
-        "--lang", choices=LANGS, help="page language (default: from the run, else en)"
-    )
-    page.add_argument(
-        "--max-input-chars", type=int, help="longest message accepted (default 2000 characters)"
-    )
-    page.add_argument(
-        "--concurrency", type=int, help="replies generated at once (default 1; others queue)"
-    )
+    add_page_flags(page)
     page.add_argument(
         "--save",
         action="store_true",
@@ -117,37 +104,18 @@ def model_id(info, name: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from twin.runs import read_run
-    from twin.serve.config import page_config
+    from twin.serve.config import page_config, page_flags
     from twin.serve.server import ServeOptions, check_options
 
     _setup_logging()
     info = read_run(args.run)
+    flags = page_flags(args)
     if args.save:
         from twin.serve.config import save_settings
 
-        path = save_settings(
-            info,
-            {
-                "title": args.title,
-                "description": args.description,
-                "examples": args.examples,
-                "theme": args.theme,
-                "lang": args.lang,
-                "max_input_chars": args.max_input_chars,
-                "concurrency": args.concurrency,
-            },
-        )
+        path = save_settings(info, flags)
         print(f"page settings saved in {path}", file=sys.stderr)
-    cfg = page_config(
-        info,
-        title=args.title,
-        description=args.description,
-        examples=args.examples,
-        theme=args.theme,
-        lang=args.lang,
-        max_input_chars=args.max_input_chars,
-        concurrency=args.concurrency,
-    )
+    cfg = page_config(info, **flags)
     opts = ServeOptions(
         host=args.host,
         port=args.port,

@@ -7,6 +7,7 @@ defaults built from the run's name. The same settings go into an exported Space.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,30 @@ THEMES = ("default", "soft", "base", "glass", "monochrome", "origin", "citrus", 
 # the newest turns that fit its context, and trimming thousands of turns is work for nothing.
 MAX_MESSAGES = 256
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def add_page_flags(group, limits: bool = True) -> None:
+    """The page's flags, for `twin serve` and (without the serving limits) `twin export --to space`."""
+    group.add_argument("--title", help='page title (default: "NAME\'s twin")')
+    group.add_argument("--description", help="text under the title (Markdown)")
+    group.add_argument("--examples", nargs="+", metavar="TEXT", help="clickable example messages")
+    group.add_argument("--theme", choices=THEMES, help="Gradio theme (default soft)")
+    group.add_argument(
+        "--lang", choices=LANGS, help="page language (default: from the run, else en)"
+    )
+    if limits:
+        group.add_argument(
+            "--max-input-chars", type=int, help="longest message accepted (default 2000 characters)"
+        )
+        group.add_argument(
+            "--concurrency", type=int, help="replies generated at once (default 1; others queue)"
+        )
+
+
+def page_flags(args: argparse.Namespace) -> dict:
+    """The page settings the command line gave (None where a flag was not given)."""
+    names = ("title", "description", "examples", "theme", "lang", "max_input_chars", "concurrency")
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
 
 
 @dataclass

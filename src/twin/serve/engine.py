@@ -114,20 +114,10 @@ class LlamaCppGenerator(Generator):
             self.close()
             raise TwinError(f"{lora_path}: llama.cpp could not load this LoRA adapter")
 
-    def stream(
-        self,
-        history: list[dict],
-        settings: Settings | None = None,
-        timeout: float = 120.0,
-        prompt: list[int] | None = None,
+    def _stream_ids(
+        self, ids: list[int], s: Settings, stops: list[str], timeout: float
     ) -> Iterator[str]:
-        """Yield the reply in pieces; `timeout` is unused (llama.cpp runs in this thread).
-
-        `prompt`: the ids `prompt_ids(history, …)` gave, when the caller already has them.
-        """
-        s = settings or self.defaults()
-        ids = prompt if prompt is not None else self.prompt_ids(history, s.max_new_tokens)
-        stops = [x for x in self.info.chat_format.stop if x]
+        """llama.cpp's reply to prompt `ids`; `timeout` is unused (llama.cpp runs in this thread)."""
         greedy = not s.temperature or s.temperature <= 0
         with self._lock:
             try:
