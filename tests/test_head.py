@@ -155,3 +155,47 @@ def test_chunked_function_under_bf16_autocast_is_close_to_fp32():
     assert float(loss) == pytest.approx(float(ref), rel=2e-2)
     assert g16.dtype == torch.float32
     torch.testing.assert_close(g16, g32, rtol=5e-2, atol=5e-2)
+
+
+def test_the_models_own_output_layer_is_not_run_once_the_shortcut_is_checked(models, monkeypatch):
+    """With no position kept the model's head would compute nothing, but autocast would still
+    cast its whole matrix: after the first (checking) batch the module is not called at all
+    (the frozen matrix is used directly), and it is back in place after every batch."""
+    model = models["gemma"]
+    model.__dict__.pop("_twin_trained_head", None)
+    real = model.get_output_embeddings()
+    monkeypatch.setattr(real.weight, "requires_grad", False)  # frozen, as with LoRA
+    calls = []
+    hook = real.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        batch = _batch(model.config.vocab_size)
+        first = H.loss_sum(model, batch, "cpu", None)
+        assert calls  # the check: the model's logits at the last position, and twin's
+        checked = len(calls)
+        second = H.loss_sum(model, batch, "cpu", None)
+        assert len(calls) == checked
+        assert model.get_output_embeddings() is real
+        assert float(second.loss) == pytest.approx(float(first.loss), rel=1e-6)
+    finally:
+        hook.remove()
+        model.__dict__.pop("_twin_trained_head", None)
+
+
+def test_the_cast_matrix_is_kept_and_follows_changes_to_the_weight():
+    """Under autocast the frozen matrix is cast once per run, not per batch; an in-place change
+    to the weight (a reload, a merge) is seen at the next call."""
+    torch.manual_seed(3)
+    head = torch.nn.Linear(16, 300, bias=False).requires_grad_(False)
+    hidden = torch.randn(12, 16)
+    y = torch.randint(0, 300, (12,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = float(H.head_loss(hidden, head, y))
+        cast = head._twin_cast[1]
+        H.head_loss(hidden, head, y)
+        assert head._twin_cast[1] is cast  # not cast again
+        head.weight.mul_(3.0)
+        after = float(H.head_loss(hidden, head, y))
+    assert head._twin_cast[1] is not cast
+    ref = float(F.cross_entropy(head(hidden), y, reduction="sum"))
+    assert after == pytest.approx(ref, rel=2e-2)
+    assert after != pytest.approx(before, rel=1e-3)
