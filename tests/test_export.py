@@ -327,14 +327,20 @@ def test_space_folder_runs_as_it_is(twin, tiny_run, tmp_path):
     data = json.loads((out / "twin_run.json").read_text())
     assert data["serve"]["examples"] == ["hello there", "yo"]
     assert data["serve"]["texts"]["placeholder"]
+    assert data["serve"]["max_messages"] == 256  # the conversation caps of `twin serve`
+    assert data["serve"]["max_total_chars"] == 20 * data["serve"]["max_input_chars"]
     data["generation"]["temperature"] = 0  # greedy, to compare with twin's own reply
     data["generation"]["max_new_tokens"] = 24
+    data["serve"]["max_total_chars"] = 30  # so one message can pass it, below
     (out / "twin_run.json").write_text(json.dumps(data))
     proc, url = run_space(out)
     try:
-        reply = Client(url, verbose=False, download_files=False).predict("hello there", api_name="/chat")  # fmt: skip
+        client = Client(url, verbose=False, download_files=False)
+        reply = client.predict("hello there", api_name="/chat")
+        refused = client.predict("a message longer than thirty characters", api_name="/chat")
     finally:
         stop(proc)
+    assert "too long to continue" in refused and "30" in refused
     gen = Generator(read_run(tiny_run))
     expected = gen.reply([{"role": "user", "content": "hello there"}], Settings(temperature=0, max_new_tokens=24))  # fmt: skip
     assert reply.strip() == (expected or "…")

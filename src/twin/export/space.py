@@ -24,7 +24,7 @@ from pathlib import Path
 
 from twin.errors import TwinError
 from twin.runs import RUN_FILE, RunInfo
-from twin.serve.config import PageConfig, run_file
+from twin.serve.config import MAX_MESSAGES, PageConfig, run_file
 from twin.serve.texts import TEXTS
 
 APP = Path(__file__).with_name("space_app.py")
@@ -73,7 +73,8 @@ def _public_run(info: RunInfo, cfg: PageConfig) -> dict:
     if "base" in train:
         train["base"] = base["spec"]
     data["train"] = train
-    data["serve"] = {**cfg.to_dict(), "texts": TEXTS[cfg.lang]}
+    limits = {"max_messages": MAX_MESSAGES, "max_total_chars": cfg.max_total_chars}
+    data["serve"] = {**cfg.to_dict(), **limits, "texts": TEXTS[cfg.lang]}
     return data
 
 

@@ -28,6 +28,10 @@ FORMAT = RUN["chat_format"]
 SYSTEM = RUN.get("system_prompt")
 GEN = RUN.get("generation", {})
 MAX_INPUT = int(PAGE.get("max_input_chars", 2000))
+# A longer conversation is refused, as `twin serve` refuses it: the model reads only the newest
+# turns that fit, and trimming thousands of turns would tie up the Space's CPU.
+MAX_MESSAGES = int(PAGE.get("max_messages", 256))
+MAX_TOTAL = int(PAGE.get("max_total_chars", 20 * MAX_INPUT))
 TIMEOUT = 120.0  # seconds without a new token before a reply is abandoned
 log = logging.getLogger("twin-space")
 
@@ -163,6 +167,12 @@ def respond(message: str, history: list[dict]):
         if m.get("role") in ("user", "assistant")
     ]
     turns.append({"role": "user", "content": message})
+    chars = sum(len(t["content"]) for t in turns)
+    if len(turns) > MAX_MESSAGES or chars > MAX_TOTAL:
+        yield TEXTS.get("too_much_history", "This conversation is too long to continue.").format(
+            n=len(turns), chars=chars, limit=MAX_MESSAGES, limit_chars=MAX_TOTAL
+        )
+        return
     reply = ""
     try:
         for reply in stream_reply(turns):
