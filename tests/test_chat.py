@@ -127,6 +127,7 @@ def test_friendly_errors(twin, tiny_run, tmp_path, args, message):
     [
         ("chat", "--temperature", "-1", "expected a number >= 0, got -1"),
         ("chat", "--temperature", "nan", "expected a number >= 0, got nan"),
+        ("chat", "--temperature", "inf", "expected a number >= 0, got inf"),
         ("chat", "--top-p", "1.5", "expected a number in (0, 1], got 1.5"),
         ("chat", "--max-new-tokens", "0", "expected a number >= 1, got 0"),
         ("eval", "--temperature", "hot", "expected a number, got 'hot'"),

@@ -8,6 +8,7 @@ feeds a streamer with a timeout, so a crash in generation cannot hang a caller.
 from __future__ import annotations
 
 import argparse
+import math
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -92,7 +93,7 @@ def _number_at_least(low: float):
             x = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not x >= low:  # also refuses nan
+        if not low <= x < math.inf:  # also refuses nan
             raise argparse.ArgumentTypeError(f"expected a number >= {low:g}, got {text}")
         return x
 
