@@ -419,7 +419,7 @@ def test_missing_llama_cpp_names_the_pip_command(monkeypatch, tiny_run):
     from twin.serve.engine import load_engine
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if not installed
-    with pytest.raises(TwinError, match="pip install llama-cpp-python"):
+    with pytest.raises(TwinError, match="pip install --no-warn-conflicts llama-cpp-python"):
         load_engine(read_run(tiny_run), "llamacpp")
 
 

@@ -21,7 +21,10 @@ from twin.generate import Generator, Settings
 from twin.runs import RunInfo
 
 ENGINES = ("transformers", "llamacpp")
-INSTALL_LLAMACPP = "pip install llama-cpp-python"
+# --no-warn-conflicts: the package of the embedded default model declares a dependency twin never
+# uses (it only reads the model file in it), and pip would end a good install with an ERROR line
+# about it.
+INSTALL_LLAMACPP = "pip install --no-warn-conflicts llama-cpp-python"
 # Bumped when the GGUF writer changes, so cached conversions are redone.
 GGUF_FORMAT = 1
 
