@@ -218,9 +218,11 @@ def test_default_model_in_llama_cpp(default_files):
     untuned = Generator(base_info("default", info.system_prompt))
     assert replies(untuned, PROMPTS[:2]) != expected[:2]  # the adapter matters
 
-    # exact routes: the same greedy replies; the base with the adapter applied at run time
-    # computes W·x + B·(A·x) instead of (W + B·A)·x, so where two tokens tie to float rounding
-    # greedy may take the other one: allowed only at a true tie, with the logits equal there.
+    # exact routes: the same greedy replies. Two f32 implementations still sum in different
+    # orders (llama.cpp's kernels and torch's; the adapter route also computes W·x + B·(A·x)
+    # instead of (W + B·A)·x), so where two tokens tie to float rounding greedy may take the
+    # other one: allowed only at a true tie, with the logits equal there (to the f16 attention
+    # cache llama.cpp keeps by default, see AGREE).
     for model, lora in ((out / "model-f32.gguf", None), (out / "base-f32.gguf", out / "adapter.gguf")):  # fmt: skip
         engine = LlamaCppGenerator(info, model, lora)
         try:
@@ -229,7 +231,6 @@ def test_default_model_in_llama_cpp(default_files):
             engine.close()
         for prompt, a, b in zip(PROMPTS, got, expected, strict=True):
             if a != b:
-                assert lora is not None, (model.name, prompt, a, b)
                 _assert_tie(gen, prompt, a, b, model, lora)
 
     # quantized routes: logits as close as the untuned Q4_1 base itself gets
@@ -255,6 +256,12 @@ def test_default_model_in_llama_cpp(default_files):
     print("\n".join(report))
 
 
+# How far llama.cpp's logits from an f32 GGUF may be from transformers' f32 ones (largest
+# difference over the vocabulary): llama.cpp keeps its attention cache in f16 by default, which
+# moves logits of about 10 by up to ~1e-2 (0.0115 seen on the default model).
+AGREE = 2e-2
+
+
 def _assert_tie(gen, prompt: str, got: str, expected: str, model: Path, lora: Path) -> None:
     """Two greedy replies part where transformers' top two logits tie (to float rounding) and
     llama.cpp's logits there equal transformers'."""
@@ -265,9 +272,10 @@ def _assert_tie(gen, prompt: str, got: str, expected: str, model: Path, lora: Pa
     ids = prompt_ids + b[:k]
     ours = torch_logits(gen, ids)[-1]
     theirs = llama_logits(model, ids, lora)[-1]
+    # a tie within what the two implementations' logits may differ by (checked right after)
     top2 = np.sort(ours)[-2:]
-    assert top2[1] - top2[0] < 1e-3, (prompt, k, top2)
-    assert np.abs(ours - theirs).max() < 1e-2, (prompt, k)
+    assert top2[1] - top2[0] < AGREE, (prompt, k, top2)
+    assert np.abs(ours - theirs).max() < AGREE, (prompt, k)
 
 
 def test_qwen2_architecture_model_and_adapter(tmp_path):
