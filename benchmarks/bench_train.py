@@ -212,18 +212,18 @@ class Baseline:
             tokens += int(mask.sum())
             trained += int((labels[:, 1:] != IGNORE).sum())
             total += float(loss.detach()) / len(group)
+        self._update(start, tokens=tokens, trained_tokens=trained, loss=total)
+
+    def _update(self, start: float, **record) -> None:
+        """The optimizer step (as twin's: clipped, scheduled), then the step's record, timed
+        from `start`."""
+        import torch
+
         torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.steps.append(
-            {
-                "step_s": time.perf_counter() - start,
-                "tokens": tokens,
-                "trained_tokens": trained,
-                "loss": total,
-            }
-        )
+        self.steps.append({"step_s": time.perf_counter() - start, **record})
 
 
 class UnionTwin(Baseline):
@@ -236,8 +236,6 @@ class UnionTwin(Baseline):
         self.dtype = dtype
 
     def step(self) -> None:
-        import torch
-
         from twin.train.data import collate
         from twin.train.head import union_loss_sum
 
@@ -253,19 +251,8 @@ class UnionTwin(Baseline):
             tokens += int(b["attention_mask"].sum())
             rows += r.head_rows
             total += float(r.loss.detach())
-        torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.steps.append(
-            {
-                "step_s": time.perf_counter() - start,
-                "tokens": tokens,
-                "trained_tokens": trained,
-                "head_rows": rows,
-                "loss": total / max(1, trained),
-            }
-        )
+        loss = total / max(1, trained)
+        self._update(start, tokens=tokens, trained_tokens=trained, head_rows=rows, loss=loss)
 
 
 def run_both(dataset: Path, out: Path, args) -> tuple[dict, dict, tuple[int, int]]:

@@ -12,13 +12,13 @@ Every name, number and address is invented. Deterministic: the same file every r
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sample_export import Export
+
 OUT = Path(__file__).resolve().parent.parent / "src" / "twin" / "data" / "sample" / "messages.csv"
-HEADER = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime", "Remark", "NickName", "Sender"]
 TZ = timezone(timedelta(hours=8))
 
 FRIENDS = [
@@ -76,17 +76,8 @@ MIA_OPENERS = ["dudeee guess what ~", "haha i just saw a cat in the gym ~", "omg
 
 def main() -> None:
     rng = random.Random(20231201)
-    rows: list[list] = []
-    t = datetime(2023, 3, 1, 9, 0, tzinfo=TZ)
-    local_id = 1
-
-    def add(talker: tuple, type_: int, me: bool, content: str, sender: str, sub: int = 0) -> None:
-        nonlocal local_id, t
-        talker_id, remark, nick = talker
-        rows.append([local_id, talker_id, type_, sub, int(me), int(t.timestamp()), "", content,
-                     t.strftime("%Y-%m-%d %H:%M:%S"), remark, nick, "我" if me else sender])
-        local_id += 1
-        t += timedelta(seconds=rng.randint(8, 150))
+    export = Export(rng, datetime(2023, 3, 1, 9, 0, tzinfo=TZ), gap_seconds=(8, 150))
+    add = export.add
 
     def friend_turn(chat: tuple, name: str, text: str) -> None:
         add(chat, 1, False, text, name)
@@ -108,8 +99,8 @@ def main() -> None:
         elif r < 0.115:
             add(chat, 10000, True, "你撤回了一条消息", "我")
 
-    while local_id < 3200:
-        t += timedelta(hours=rng.randint(2, 30), minutes=rng.randint(0, 59))
+    while export.next_id < 3200:
+        export.t += timedelta(hours=rng.randint(2, 30), minutes=rng.randint(0, 59))
         if rng.random() < 0.18:  # the group chat
             for _ in range(rng.randint(2, 6)):
                 member = rng.choice(GROUP_MEMBERS)
@@ -137,11 +128,8 @@ def main() -> None:
             if rng.random() < 0.05:
                 add(chat, 34, False, '<msg><voicemsg voicelength="2380" /></msg>', name)
             mia_turn(chat, rng.choice(replies))
-            t += timedelta(minutes=rng.randint(0, 8))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8-sig", newline="") as f:
-        csv.writer(f).writerows([HEADER, *rows])
-    print(f"wrote {len(rows)} messages to {OUT}")
+            export.t += timedelta(minutes=rng.randint(0, 8))
+    export.write(OUT)
 
 
 if __name__ == "__main__":

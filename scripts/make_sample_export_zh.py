@@ -17,13 +17,13 @@ Every name, number and address is invented. Deterministic: the same file every r
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sample_export import Export
+
 OUT = Path(__file__).resolve().parent.parent / "src" / "twin" / "data" / "sample" / "messages_zh.csv"
-HEADER = ["localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime", "Remark", "NickName", "Sender"]
 TZ = timezone(timedelta(hours=8))
 FRIENDS = [(21, "王磊", "磊子"), (22, "陈静", "静静"), (23, "妈妈", "妈妈"), (24, "张伟(同事)", "zhangwei"), (25, "刘洋", "阿洋")]
 GROUP = (40, "", "羽毛球小分队🏸")
@@ -82,17 +82,8 @@ def reply(rng: random.Random, bodies: list[str]) -> str:
 
 def main() -> None:
     rng = random.Random(20240601)
-    rows: list[list] = []
-    t = datetime(2024, 1, 3, 9, 0, tzinfo=TZ)
-    local_id = 1
-
-    def add(chat: tuple, kind: int, me: bool, text: str, sender: str) -> None:
-        nonlocal local_id, t
-        talker, remark, nick = chat
-        stamp = int(t.timestamp())
-        rows.append([local_id, talker, kind, 0, int(me), stamp, "", text, t.strftime("%Y-%m-%d %H:%M:%S"), remark, nick, "我" if me else sender])
-        local_id += 1
-        t += timedelta(seconds=rng.randint(10, 120))
+    export = Export(rng, datetime(2024, 1, 3, 9, 0, tzinfo=TZ), gap_seconds=(10, 120))
+    add = export.add
 
     def mine(chat: tuple, text: str) -> None:
         add(chat, 1, True, text, "我")
@@ -104,8 +95,8 @@ def main() -> None:
         elif r < 0.1:
             add(chat, 10000, True, "你撤回了一条消息", "我")
 
-    while local_id < 2600:
-        t += timedelta(hours=rng.randint(3, 40), minutes=rng.randint(0, 59))
+    while export.next_id < 2600:
+        export.t += timedelta(hours=rng.randint(3, 40), minutes=rng.randint(0, 59))
         if rng.random() < 0.12:
             for _ in range(rng.randint(2, 5)):
                 asks, _, bodies = rng.choice(TOPICS)
@@ -129,11 +120,8 @@ def main() -> None:
             if rng.random() < 0.04:
                 add(chat, 34, False, '<msg><voicemsg voicelength="3100" /></msg>', chat[2])
             mine(chat, reply(rng, bodies))
-            t += timedelta(minutes=rng.randint(0, 6))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8-sig", newline="") as f:
-        csv.writer(f).writerows([HEADER, *rows])
-    print(f"wrote {len(rows)} messages to {OUT}")
+            export.t += timedelta(minutes=rng.randint(0, 6))
+    export.write(OUT)
 
 
 if __name__ == "__main__":

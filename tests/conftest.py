@@ -53,6 +53,20 @@ def twin(capsys):
     return run
 
 
+def trained_runs(tok, ids: list[int], mask: list[int]) -> list[str]:
+    """The trained stretches of a sample, decoded (one string per run of mask 1)."""
+    runs, current = [], []
+    for i, m in zip(ids, mask, strict=True):
+        if m:
+            current.append(i)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return [tok.decode(r) for r in runs]
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [
         json.loads(line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from conftest import trained_runs
 from transformers import AutoTokenizer
 
 from twin.chat_format import CHATML, ChatFormat, choose_format, render_with_mask, show_mask
@@ -27,20 +28,6 @@ CONVERSATION = [
 @pytest.fixture(scope="module")
 def tok(tiny_model):
     return AutoTokenizer.from_pretrained(tiny_model)
-
-
-def trained_runs(tok, ids: list[int], mask: list[int]) -> list[str]:
-    """The trained stretches of a sample, decoded (one string per run of mask 1)."""
-    runs, current = [], []
-    for i, m in zip(ids, mask, strict=True):
-        if m:
-            current.append(i)
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
-    return [tok.decode(r) for r in runs]
 
 
 def test_template_mask_trains_replies_and_end_marker_only(tok):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import trained_runs
 
 from twin.chat_format import GEMMA, PLAIN, choose_format, family_format, render_with_mask
 from twin.eval import metrics as M
@@ -64,17 +65,8 @@ def test_gemma_turn_tokens_and_masks_on_chinese(gemma, first):
     assert "<start_of_turn>model\n" in text and "<start_of_turn>assistant" not in text
     assert text.count(SYSTEM) == 1
     # the trained tokens are exactly each reply followed by its end-of-turn token
-    runs, cur = [], []
-    for i, m in zip(ids, mask, strict=True):
-        if m:
-            cur.append(i)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
     expected = (["在吗～"] if first == "assistant" else []) + REPLIES
-    assert [tok.decode(r) for r in runs] == [r + "<end_of_turn>" for r in expected]
+    assert trained_runs(tok, ids, mask) == [r + "<end_of_turn>" for r in expected]
 
 
 def test_a_vocabulary_without_turn_tokens_gets_plain_turns_not_chatml(tmp_path):
