@@ -77,6 +77,9 @@ def read(path: Path, out: Path, reference: bool, skip_bad_rows: bool) -> tuple[b
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_wechatmsg_columns, "_read_rows", spy)
+        # ingest reads in blocks: small ones, so that rows, line numbers and a bad row's hand-over
+        # to the csv module cross block boundaries in these small files
+        mp.setattr(_wechatmsg_columns, "BATCH_BLOCK_SIZE", 1024)
         if reference:
             use_reference(mp)
         result = ingest([str(path)], skip_bad_rows=skip_bad_rows)
@@ -296,3 +299,41 @@ def test_the_tutorial_sample_shape(tmp_path, edited):
     assert messages[0].time == "2018-06-26T16:00:00+08:00"  # from CreateTime (TZ Asia/Shanghai)
     assert messages[2].time == "2018-06-26T16:02:00+08:00"  # StrTime agrees: as written
     assert [m.me for m in messages] == [True, False, True]
+
+
+def test_ingest_reads_in_blocks_and_a_late_bad_row_hands_over_once(twin, tmp_path, monkeypatch):
+    """`twin ingest` reads a block at a time (its memory stays that of the messages); a bad row
+    blocks into the file ends the Arrow read, the csv module reads the rest, and the rows before
+    it come out once, with their lines."""
+    monkeypatch.setattr(_wechatmsg_columns, "BATCH_BLOCK_SIZE", 512)
+    header, written = render(">=1.0", generated(edge_messages() * 8, ">=1.0"))
+    path = write(tmp_path / "messages.csv", header, written, "utf-8")
+    batches = [len(c) for c in _wechatmsg_columns.read_in_batches(_source(path), _report(path))]
+    assert len(batches) > 4 and sum(batches) == len(written)
+    assert assert_same_messages(path) == "arrow"
+
+    late = len(written) - 5
+    written.insert(late, [*written[0][:2], "1.0", *written[0][3:]])
+    path = write(tmp_path / "messages.csv", header, written, "utf-8")
+    assert assert_same_messages(path, skip_bad_rows=True) == "rows"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if ",1.0," in text)
+    r = twin("ingest", path, "-o", tmp_path / "m.jsonl")
+    assert r.code == 1 and f"row {late + 1} (line {line})" in r.err, r.err
+    result = ingest([str(path)], skip_bad_rows=True)
+    assert result.total == len(written) - 1
+    assert sorted(m.source["line"] for m in result.messages())[-1] == len(lines)
+
+
+def _source(path: Path):  # noqa: ANN202
+    from twin.ingest.sources import walk
+
+    source = walk([str(path)]).sources[0]
+    source.encoding = "utf-8"
+    return source
+
+
+def _report(path: Path):  # noqa: ANN202
+    from twin.ingest.report import FileReport
+
+    return FileReport(file=str(path), format="wechatmsg-csv", skip_bad_rows=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -35,6 +36,37 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_AWARE = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+class FileLine(Mapping):
+    """A message's `source` when it is a line of a file: reads and compares as the dict
+    {"file": ..., "line": ...}, at a quarter of its memory (a two-key dict is 184 bytes; ingest
+    holds a million messages at once before it sorts them)."""
+
+    __slots__ = ("file", "line")
+
+    def __init__(self, file: str, line: int) -> None:
+        self.file = file
+        self.line = line
+
+    def __getitem__(self, key: str) -> object:
+        if key == "file":
+            return self.file
+        if key == "line":
+            return self.line
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("file", "line"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple:
+        return FileLine, (self.file, self.line)
+
+
 @dataclass(slots=True)
 class Message:
     """One message. `me` and `group` may be None while parsing: ingest decides them per file."""
@@ -45,7 +77,7 @@ class Message:
     time: str
     kind: str
     text: str
-    source: dict
+    source: dict | FileLine
     me: bool | None = None
     group: bool | None = None
     sender_id: str | None = None
@@ -73,7 +105,7 @@ class Message:
             d["id"] = self.id
         if self.forwarded:
             d["forwarded"] = True
-        d["source"] = self.source
+        d["source"] = dict(self.source)
         return d
 
     def to_json(self) -> str:
@@ -95,7 +127,11 @@ class Message:
             parts.append(f', "id": {e(self.id)}')
         if self.forwarded:
             parts.append(', "forwarded": true')
-        parts.append(f', "source": {_encode(self.source)}}}')
+        source = self.source
+        if type(source) is FileLine:
+            parts.append(f', "source": {{"file": {e(source.file)}, "line": {source.line}}}}}')
+        else:
+            parts.append(f', "source": {_encode(source)}}}')
         return "".join(parts)
 
 

@@ -19,7 +19,7 @@ Two rules:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -62,7 +62,7 @@ def _count(dropped: Counter, per_file: dict[str, Counter], file: str, reason: st
 
 
 def _file_of(m: Message) -> str:
-    return str(m.source.get("file", "")) if isinstance(m.source, dict) else ""
+    return str(m.source.get("file", "")) if isinstance(m.source, Mapping) else ""
 
 
 def _drop_message_duplicates(

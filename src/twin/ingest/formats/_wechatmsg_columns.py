@@ -9,6 +9,10 @@ Two tokenizers fill the same `Columns`:
   10 to 13 fields wide) and reports each bad row by row and line (an error, or a counted skip
   with --skip-bad-rows), as the row parser did.
 
+`twin build` reads a whole file at once (`read_columns`); `twin ingest`, which makes a Python
+object of every message, reads a block at a time (`read_in_batches`), so that the memory Arrow
+used is not left behind beneath the messages.
+
 The version is told by the header and the first data row: 0.2.6 added an unnamed MsgSvrID field
 (the tutorial has people name it `_` by hand), 0.2.7–0.2.9 wrote rows shifted one column right of
 their 12-name header, >=1.0 rows match it.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +61,8 @@ _IDS = ("localId", "Status", "MsgSvrID")
 
 # Arrow's CSV blocks: 4 MB, fewer and larger tasks for the threads (10% faster than 1 MB).
 BLOCK_SIZE = 1 << 22
+# Blocks of the read in batches: Arrow reads some 30 blocks ahead of the batch in hand.
+BATCH_BLOCK_SIZE = 1 << 20
 # Columns with few distinct values are read as dictionaries: faster than strings, and their
 # codes are what the table is built from.
 _WORDS = pa.dictionary(pa.int32(), pa.string())
@@ -89,9 +97,28 @@ class Columns:
     # MsgSvrID where the version has it (and it is filled), else localId ("" when not asked for)
     msg_id: pa.ChunkedArray
     line: np.ndarray | None  # the line each row starts on (when asked for)
+    next_line: int = 0  # the line after the last row (when `line` is known)
 
     def __len__(self) -> int:
         return len(self.me)
+
+    def rows_from(self, start: int) -> Columns:
+        """The rows from `start` on."""
+        return replace(
+            self,
+            talker=self.talker.slice(start),
+            type_=self.type_[start:],
+            sub=self.sub[start:],
+            me=self.me[start:],
+            created=self.created[start:],
+            content=self.content.slice(start),
+            strtime=self.strtime.slice(start),
+            remark=self.remark.slice(start),
+            nick=self.nick.slice(start),
+            sender=self.sender.slice(start),
+            msg_id=self.msg_id.slice(start),
+            line=None if self.line is None else self.line[start:],
+        )
 
 
 def layout(named: int, row: list[str]) -> tuple[str, set[int]]:
@@ -126,21 +153,51 @@ def check_header(header: list[str], source: Source) -> None:
         )
 
 
-def read_columns(source: Source, report: FileReport, lines: bool) -> Columns | None:
-    """The file's rows as columns (None for a file with a header only); `lines`: also the line
-    each row starts on (for messages.jsonl's `source`)."""
-    if source.encoding in ("utf-8", "utf-8-sig"):
-        first = _first_rows(source)
-        if first is not None:
-            header, row = first
-            check_header(header, source)
-            cols = _read_arrow(source, layout(len(header), row), len(row), lines)
-            if cols is not None:
-                report.encoding = report.encoding or source.encoding
-                if report.on_bytes is not None:
-                    report.on_bytes(source.size())
-                return cols
+def read_columns(source: Source, report: FileReport) -> Columns | None:
+    """The whole file's rows as columns, read by Arrow's threads where it can (None for a file
+    with a header only). Without ids and line numbers: `twin build` needs neither."""
+    start = _arrow_start(source)
+    if start is not None:
+        names, version = start
+        try:
+            with source.open_binary() as f:
+                table = pacsv.read_csv(f, **_arrow_options(names, lines=False))
+        except _ARROW_ERRORS:
+            table = None
+        cols = None if table is None else _from_arrow(table, version, names, first_line=None)
+        if cols is not None:
+            _read_by_arrow(source, report)
+            return cols
     return _read_rows(source, report)
+
+
+def read_in_batches(source: Source, report: FileReport) -> Iterator[Columns]:
+    """The file's rows as columns a block (1 MB) at a time, with ids and line numbers, for
+    `twin ingest`: it makes a Python object of every message, and a whole-file read would leave
+    the memory Arrow used behind, beneath them (1M messages: 1.1 GB at peak instead of 0.7).
+
+    A block Arrow cannot read as the csv module would ends the Arrow read; the csv module then
+    reads the file and the rows from there on come from it (the earlier ones read the same).
+    """
+    done = 0
+    start = _arrow_start(source)
+    if start is not None:
+        names, version = start
+        with _arrow_input(source) as f:
+            batches = _arrow_batches(f, names, version)
+            for cols in batches:
+                if cols is None:
+                    break
+                if not done:
+                    report.encoding = report.encoding or source.encoding
+                done += len(cols)
+                yield cols
+            else:
+                _read_by_arrow(source, report)
+                return
+    cols = _read_rows(source, report)
+    if cols is not None:
+        yield cols.rows_from(done)  # (no rows left at all still tells the version)
 
 
 def _first_rows(source: Source) -> tuple[list[str], list[str]] | None:
@@ -165,34 +222,88 @@ def _arrow_names(version: str, width: int) -> list[str] | None:
     return None
 
 
-def _read_arrow(
-    source: Source, found: tuple[str, set[int]], width: int, lines: bool
-) -> Columns | None:
-    """Columns read by Arrow, or None when anything is irregular (the csv read then decides)."""
-    version = found[0]
-    names = _arrow_names(version, width)
-    if names is None:
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError)
+
+
+def _arrow_start(source: Source) -> tuple[list[str], str] | None:
+    """(Arrow's column names, version) of a file Arrow may read: UTF-8, with a data row, in a
+    layout it has names for. A wrong header raises, as in any read."""
+    if source.encoding not in ("utf-8", "utf-8-sig"):
         return None
+    first = _first_rows(source)
+    if first is None:
+        return None
+    header, row = first
+    check_header(header, source)
+    version = layout(len(header), row)[0]
+    names = _arrow_names(version, len(row))
+    return None if names is None else (names, version)
+
+
+def _arrow_input(source: Source) -> BinaryIO:
+    """Arrow's own reader for a file on disk: a Python file would hand Arrow's read-ahead
+    thread Python bytes, whose memory stays with the process after they are freed."""
+    if source.member is None and source.path is not None:
+        return pa.OSFile(str(source.path))
+    return source.open_binary()
+
+
+def _read_by_arrow(source: Source, report: FileReport) -> None:
+    report.encoding = report.encoding or source.encoding
+    if report.on_bytes is not None:
+        report.on_bytes(source.size())
+
+
+def _arrow_batches(f: BinaryIO, names: list[str], version: str) -> Iterator[Columns | None]:
+    """Columns per block, then None if a block is irregular (the csv read then takes over)."""
     try:
-        with source.open_binary() as f:
-            table = pacsv.read_csv(
-                f,
-                read_options=pacsv.ReadOptions(
-                    use_threads=True, block_size=BLOCK_SIZE, column_names=names, skip_rows=1
-                ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={k: _TYPES.get(k, pa.string()) for k in names},
-                    # ids and line numbers are for messages.jsonl; a build needs neither (the
-                    # fields are still counted in every row)
-                    include_columns=names if lines else [k for k in names if k not in _IDS],
-                    null_values=[""],
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                ),
-            )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
-        return None
+        reader = pacsv.open_csv(f, **_arrow_options(names, lines=True))
+    except _ARROW_ERRORS:
+        yield None
+        return
+    line = 2
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except _ARROW_ERRORS:
+            yield None
+            return
+        cols = _from_arrow(pa.Table.from_batches([batch]), version, names, first_line=line)
+        if cols is None:
+            yield None
+            return
+        line = cols.next_line
+        yield cols
+
+
+def _arrow_options(names: list[str], lines: bool) -> dict:
+    return {
+        "read_options": pacsv.ReadOptions(
+            use_threads=True,
+            block_size=BATCH_BLOCK_SIZE if lines else BLOCK_SIZE,
+            column_names=names,
+            skip_rows=1,
+        ),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={k: _TYPES.get(k, pa.string()) for k in names},
+            # ids and line numbers are for messages.jsonl; a build needs neither (the fields
+            # are still counted in every row)
+            include_columns=names if lines else [k for k in names if k not in _IDS],
+            null_values=[""],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
+def _from_arrow(
+    table: pa.Table, version: str, names: list[str], first_line: int | None
+) -> Columns | None:
+    """Columns of what Arrow read, or None when a value is one the csv read would refuse.
+    With `first_line` (the line the table's first row starts on): ids and line numbers too."""
     col = table.column
     if col("Type").null_count or col("IsSender").null_count or col("CreateTime").null_count:
         return None  # an empty number: a bad row
@@ -203,7 +314,7 @@ def _read_arrow(
     n = table.num_rows
     empty = _blank(n)
     msg_id = empty
-    if lines:
+    if first_line is not None:
         msg_id = col("localId")
         if version in WITH_MSGSVRID:
             svrid = col("MsgSvrID")
@@ -223,14 +334,15 @@ def _read_arrow(
         msg_id=_chunked(msg_id),
         line=None,
     )
-    if lines:
-        cols.line = _row_lines(table)
+    if first_line is not None:
+        cols.line, cols.next_line = _row_lines(table, first_line)
     return cols
 
 
-def _row_lines(table: pa.Table) -> np.ndarray:
-    """The line each row starts on: after the header, one line per row plus the line breaks
-    inside its quoted fields (counted as the csv module counts lines: \\r\\n, \\r or \\n)."""
+def _row_lines(table: pa.Table, first: int) -> tuple[np.ndarray, int]:
+    """The line each row starts on, and the line after the last row: one line per row plus
+    the line breaks inside its quoted fields (counted as the csv module counts lines: \\r\\n,
+    \\r or \\n)."""
     breaks = np.zeros(table.num_rows, dtype=np.int64)
     for column in table.columns:
         if pa.types.is_integer(column.type):
@@ -238,7 +350,9 @@ def _row_lines(table: pa.Table) -> np.ndarray:
         text = column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
         for pattern, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
             breaks += sign * _numpy(pc.count_substring(text, pattern)).astype(np.int64)
-    return 2 + np.arange(table.num_rows) + np.cumsum(breaks) - breaks
+    ends = np.cumsum(breaks)
+    starts = first + np.arange(table.num_rows) + ends - breaks
+    return starts, first + table.num_rows + (int(ends[-1]) if len(ends) else 0)
 
 
 def _read_rows(source: Source, report: FileReport) -> Columns | None:

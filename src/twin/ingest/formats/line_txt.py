@@ -27,7 +27,7 @@ from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
 from twin.ingest.shown import shape
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "line-txt"
 LABEL = "LINE TXT"
@@ -413,5 +413,5 @@ def _message(p: _Pending, chat: str, chat_name: str, group, display: str) -> Mes
         ts=timed[1],
         kind=kind,
         text=text,
-        source={"file": display, "line": p.line},
+        source=FileLine(display, p.line),
     )

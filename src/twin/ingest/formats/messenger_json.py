@@ -199,7 +199,7 @@ def _string(value: object) -> str:
 def _newest_first(messages: list) -> bool:
     stamps = [m.get("timestamp_ms") for m in (messages[0], messages[-1]) if isinstance(m, dict)]
     if len(stamps) == 2 and all(isinstance(s, (int, float)) for s in stamps):
-        return stamps[0] > stamps[1]
+        return stamps[0] >= stamps[1]  # equal: nothing says otherwise
     return True  # how Facebook and Instagram write them
 
 

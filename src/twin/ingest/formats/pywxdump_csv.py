@@ -25,7 +25,7 @@ from twin.ingest.report import FileReport
 from twin.ingest.shown import header as header_shown
 from twin.ingest.shown import value
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "pywxdump-csv"
 LABEL = "PyWxDump CSV"
@@ -223,7 +223,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 id=message_id(row[col["MsgSvrID"]], report) if "MsgSvrID" in col else None,
                 reply_to=reply_to,
                 forwarded=forwarded,
-                source={"file": display, "line": start},
+                source=FileLine(display, start),
             )
     version = "2.x (content JSON)" if json_content else "3.x (msg, src)"
     if spilled:

@@ -27,7 +27,7 @@ from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
 from twin.ingest.shown import shape
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "qq-txt"
 LABEL = "QQ message-manager TXT"
@@ -261,5 +261,5 @@ def _message(p: _Pending, chat, chat_name: str, group, display: str) -> Message:
         ts=timed[1],
         kind=kind,
         text=text,
-        source={"file": display, "line": p.line},
+        source=FileLine(display, p.line),
     )

@@ -16,7 +16,7 @@ from twin.ingest.report import FileReport
 from twin.ingest.shown import header as header_shown
 from twin.ingest.shown import value
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "wechat2025-csv"
 LABEL = "WeChatMsg/留痕 2025 CSV (WeChat 4.0)"
@@ -81,7 +81,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 id=message_id(msg_id, report),
                 reply_to=reply_to,
                 forwarded=forwarded,
-                source={"file": display, "line": start},
+                source=FileLine(display, start),
             )
     if unknown_types:
         names = ", ".join(f"{name or '(empty)'} ×{n}" for name, n in unknown_types.most_common(5))

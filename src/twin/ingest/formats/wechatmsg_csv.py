@@ -24,14 +24,16 @@ from twin.ingest.formats._wechatmsg_columns import (
     HEADER9,
     HEADER12,
     Columns,
+    Times,
     encode,
     read_columns,
+    read_in_batches,
     times,
 )
 from twin.ingest.report import FileReport
 from twin.ingest.sources import Source
 from twin.ingest.table import KIND_CODE, TablePart
-from twin.messages import KINDS, Message
+from twin.messages import KINDS, FileLine, Message
 
 NAME = "wechatmsg-csv"
 LABEL = "WeChatMsg/留痕 CSV"
@@ -270,19 +272,18 @@ def _senders(cols: Columns, chats: _Chats) -> _Senders:
     return _Senders(names=names, code=codes, raw_ids=raw_ids)
 
 
-def _version(cols: Columns, senders: _Senders, encoding: str) -> str:
-    version = cols.version
+def _version(version: str, raw_ids: bool, encoding: str) -> str:
     if version == ">=1.0":
         if encoding == "utf-8-sig":
             version = ">=1.0.2"
-        if senders.raw_ids:  # (per-contact files exist from 1.0.3)
+        if raw_ids:  # (per-contact files exist from 1.0.3)
             version += ", per-contact 2.x (Sender holds wxids)"
     return version
 
 
 def read_table(source: Source, report: FileReport) -> TablePart | None:
     """The file as columns, with the report filled as ingest fills it from `parse`."""
-    cols = read_columns(source, report, lines=False)
+    cols = read_columns(source, report)
     if cols is None:
         return None  # a header and nothing else: parse says so as for any file
     n = len(cols)
@@ -302,7 +303,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         c, s = divmod(pair, width)
         name = senders.names[s]
         chat_senders[chats.keys[c]].add((name if is_account_id(name) else "", name))
-    report.version = _version(cols, senders, report.encoding)
+    report.version = _version(cols.version, senders.raw_ids, report.encoding)
     report.messages = n
     report.by_me = int(cols.me.sum())
     report.chats.update(chats.keys)
@@ -329,17 +330,38 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
 
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
     """One Message per row, in file order (`me` from IsSender; `group` left to ingest)."""
-    cols = read_columns(source, report, lines=True)
-    if cols is None:
-        return
-    kind, text = _kinds(cols.type_, cols.sub, cols.content)
-    chats = _chats(cols, source.name.rsplit(".", 1)[0])
-    senders = _senders(cols, chats)
-    when = times(cols.strtime, cols.created, iso=True)
-    report.version = _version(cols, senders, report.encoding)
+    stem = source.name.rsplit(".", 1)[0]
+    version = None
+    raw_ids = False
+    # One string object per chat and sender for the whole file, not one per block.
+    shared: dict[str, str] = {}
+    for cols in read_in_batches(source, report):
+        kind, text = _kinds(cols.type_, cols.sub, cols.content)
+        chats = _chats(cols, stem)
+        chats.keys = [shared.setdefault(x, x) for x in chats.keys]
+        chats.names = [shared.setdefault(x, x) for x in chats.names]
+        senders = _senders(cols, chats)
+        senders.names = [shared.setdefault(x, x) for x in senders.names]
+        raw_ids |= senders.raw_ids
+        version = cols.version
+        when = times(cols.strtime, cols.created, iso=True)
+        yield from _messages(cols, kind, text, chats, senders, when, source.display)
+    if version is not None:
+        report.version = _version(version, raw_ids, report.encoding)
+
+
+def _messages(
+    cols: Columns,
+    kind: np.ndarray,
+    text: pa.ChunkedArray,
+    chats: _Chats,
+    senders: _Senders,
+    when: Times,
+    display: str,
+) -> Iterator[Message]:
     is_id = [is_account_id(x) for x in senders.names]
-    display = source.display
-    # In slices: a million rows as Python lists at once would double ingest's peak memory.
+    # In slices: a million rows as Python lists at once (the csv module's read of a whole
+    # file) would double ingest's peak memory.
     for at in range(0, len(cols), _SLICE):
         part = slice(at, at + _SLICE)
         rows = zip(
@@ -354,7 +376,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             cols.line[part].tolist(),
             strict=True,
         )
-        for chat, s, me, iso, ts, k, txt, msg_id, line in rows:
+        for chat, s, me, iso_time, ts, k, txt, msg_id, line in rows:
             yield Message(
                 chat=chats.keys[chat],
                 chat_name=chats.names[chat],
@@ -362,10 +384,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 sender_id=senders.names[s] if is_id[s] and not me else None,
                 me=me,
                 group=None,
-                time=iso,
+                time=iso_time,
                 ts=ts,
                 kind=KINDS[k],
                 text=txt,
                 id=msg_id,
-                source={"file": display, "line": line},
+                source=FileLine(display, line),
             )

@@ -29,7 +29,7 @@ from twin.ingest.formats._wechat import (
 from twin.ingest.report import FileReport
 from twin.ingest.shown import shape, value
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "wechatmsg-txt"
 LABEL = "WeChatMsg/留痕 TXT"
@@ -149,7 +149,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             text=text,
             reply_to=reply_to,
             forwarded=forwarded,
-            source={"file": display, "line": start},
+            source=FileLine(display, start),
         )
 
     current: tuple[int, str, str | None] | None = None

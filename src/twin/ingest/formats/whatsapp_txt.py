@@ -23,7 +23,7 @@ from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
 from twin.ingest.shown import shape
 from twin.ingest.sources import Source
-from twin.messages import Message
+from twin.messages import FileLine, Message
 
 NAME = "whatsapp-txt"
 LABEL = "WhatsApp TXT"
@@ -490,5 +490,5 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             ts=timed[1],
             kind=kind,
             text=text,
-            source={"file": display, "line": e.line},
+            source=FileLine(display, e.line),
         )
