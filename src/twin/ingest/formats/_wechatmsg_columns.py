@@ -160,7 +160,7 @@ def read_columns(source: Source, report: FileReport) -> Columns | None:
     if start is not None:
         names, version = start
         try:
-            with source.open_binary() as f:
+            with _arrow_input(source) as f:
                 table = pacsv.read_csv(f, **_arrow_options(names, lines=False))
         except _ARROW_ERRORS:
             table = None
@@ -241,8 +241,9 @@ def _arrow_start(source: Source) -> tuple[list[str], str] | None:
 
 
 def _arrow_input(source: Source) -> BinaryIO:
-    """Arrow's own reader for a file on disk: a Python file would hand Arrow's read-ahead
-    thread Python bytes, whose memory stays with the process after they are freed."""
+    """Arrow's own reader for a file on disk: through a Python file, every block Arrow reads is
+    first a Python bytes object in fresh memory (1M messages: 18k more page faults, a sixth
+    of the build's system time), and in `twin ingest` that memory stays beneath the messages."""
     if source.member is None and source.path is not None:
         return pa.OSFile(str(source.path))
     return source.open_binary()

@@ -213,7 +213,8 @@ class _Chats:
     code: np.ndarray  # int32 chat per row
     keys: list[str]
     names: list[str]
-    nick: pa.ChunkedArray | pa.Array  # NickName per row
+    combo: np.ndarray  # int64 (TalkerId, Remark, NickName) combination per row
+    friend: list[str]  # per combination: who a blank Sender of another person is
 
 
 def _chats(cols: Columns, stem: str) -> _Chats:
@@ -233,6 +234,7 @@ def _chats(cols: Columns, stem: str) -> _Chats:
     keys: list[str] = []
     names: list[str] = []
     remap = []
+    friend = []
     for talker, remark, nick in combos.tolist():
         key, chat_name = chat_of(values[0][talker], values[1][remark], values[2][nick], stem)
         if key not in index:
@@ -240,36 +242,44 @@ def _chats(cols: Columns, stem: str) -> _Chats:
             keys.append(key)
             names.append(chat_name)
         remap.append(index[key])
-    nick_words = pa.array(values[2], pa.string())
+        friend.append(values[2][nick] or names[index[key]])
     return _Chats(
         code=np.asarray(remap, dtype=np.int32)[inverse],
         keys=keys,
         names=names,
-        nick=nick_words.take(pa.array(combos[inverse, 2])),
+        combo=inverse,
+        friend=friend,
     )
 
 
 @dataclass
 class _Senders:
-    names: list[str]  # distinct final sender names
+    names: list[str]  # distinct sender names
     code: np.ndarray  # index into names per row
     raw_ids: bool  # some Sender cell of another person holds an account id (per-contact 2.x)
 
 
 def _senders(cols: Columns, chats: _Chats) -> _Senders:
-    """Mine default to 我, others' to the chat's NickName or name, as the row parser names them."""
+    """Mine default to 我, others' to the chat's NickName or name, as the row parser names them.
+
+    A blank Sender's name depends on the row's chat combination and IsSender only, so it is
+    found once per (combination, IsSender) pair and the rows take it by code."""
     names, codes = encode(cols.sender)
     raw_ids = bool(
         (~cols.me & np.asarray([is_account_id(x) for x in names], dtype=bool)[codes]).any()
     )
     blank = np.asarray([x == "" for x in names], dtype=bool)[codes]
-    if blank.any():
-        sender = pa.array(names, pa.string()).take(pa.array(codes))
-        chat_name = pa.array(chats.names, pa.string()).take(pa.array(chats.code))
-        friend = pc.if_else(pc.equal(chats.nick, ""), chat_name, chats.nick)
-        mine = pc.if_else(pa.array(cols.me), "我", friend)
-        names, codes = encode(pc.if_else(pa.array(blank), mine, sender))
-    return _Senders(names=names, code=codes, raw_ids=raw_ids)
+    if not blank.any():
+        return _Senders(names=names, code=codes, raw_ids=raw_ids)
+    pair = chats.combo[blank] * 2 + cols.me[blank]
+    distinct, inverse = _distinct(pair, len(chats.friend) * 2)
+    filled = ["我" if p % 2 else chats.friend[p // 2] for p in distinct.tolist()]
+    index: dict[str, int] = {}
+    named = np.asarray([index.setdefault(x, len(index)) for x in names], dtype=np.int64)
+    given = np.asarray([index.setdefault(x, len(index)) for x in filled], dtype=np.int64)
+    code = named[codes]
+    code[blank] = given[inverse]
+    return _Senders(names=list(index), code=code, raw_ids=raw_ids)
 
 
 def _version(version: str, raw_ids: bool, encoding: str) -> str:
