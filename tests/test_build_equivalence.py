@@ -372,7 +372,9 @@ def test_generated_files_fast_path_equals_row_path(twin, rows, bom, groups, medi
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         path = write_csv(work / "messages.csv", written, encoding="utf-8-sig" if bom else "utf-8")
-        assert tokenizer(path) == "arrow"
+        # a carriage return alone in a message sends the file to the csv module (_lone_cr)
+        lone_cr = any("\r" in str(v).replace("\r\n", "") for r in written for v in r)
+        assert tokenizer(path) == ("rows" if lone_cr else "arrow")
         toml = work / "twin.toml"
         toml.write_text(f'[build]\nmedia = "{media}"\n', encoding="utf-8")
         flags = ("--config", str(toml), *(("--groups",) if groups else ()))

@@ -246,30 +246,56 @@ def test_v1_aligned_rows_without_bom(tmp_path, twin):
 
 
 def test_per_contact_2x_sender_holds_wxids(tmp_path, twin):
+    """WeChatMsg's per-contact exporter (`<contact>_utf8.csv`) writes each row's own sender in
+    Remark, NickName and Sender (a wxid), mine included: one chat, named by the file; others
+    shown by remark, else nickname, the wxid beside; mine 我."""
     folder = tmp_path / "data" / "聊天记录" / "爬山群"
     folder.mkdir(parents=True)
     path = write_csv(
         folder / "爬山群_utf8.csv",
         HEADER12,
         [
-            row(1, 9, 1, 0, 0, T0, "周末爬山吗", "", "爬山群", "wxid_qiang123"),
-            row(2, 9, 1, 0, 0, T0 + 1, "去", "", "爬山群", "wxid_hong456"),
-            row(3, 9, 1, 0, 1, T0 + 2, "好", "", "爬山群", "我"),
+            row(1, 9, 1, 0, 0, T0, "周末爬山吗", "强哥", "阿强", "wxid_qiang123"),
+            row(2, 9, 1, 0, 0, T0 + 1, "去", "", "小红", "wxid_hong456"),
+            row(3, 9, 1, 0, 1, T0 + 2, "好", "", "我的昵称", "wxid_me000001"),
+            row(4, 9, 1, 0, 0, T0 + 3, "八点见", "", "", "wxid_anon0001"),
         ],
         encoding="utf-8-sig",
     )
     out = tmp_path / "m.jsonl"
     r = twin("ingest", path, "-o", out)
     assert r.code == 0, r.err
-    assert "per-contact 2.x (Sender holds wxids)" in r.out
+    assert "per-contact 2.x (Sender holds wxids)" in r.out and "chats     1 " in r.out
     msgs = read_jsonl(out)
     assert [(m["sender"], m.get("sender_id"), m["me"]) for m in msgs] == [
-        ("wxid_qiang123", "wxid_qiang123", False),
-        ("wxid_hong456", "wxid_hong456", False),
+        ("强哥", "wxid_qiang123", False),
+        ("小红", "wxid_hong456", False),
         ("我", None, True),
+        ("wxid_anon0001", "wxid_anon0001", False),
     ]
     assert all(m["group"] for m in msgs)
-    assert all(m["chat_name"] == "爬山群" for m in msgs)
+    assert {(m["chat"], m["chat_name"]) for m in msgs} == {("wechat:爬山群_utf8:9", "爬山群")}
+
+
+def test_per_contact_1to1_rows_without_name_fields(tmp_path, twin):
+    """Some per-contact exporters wrote 1:1 rows of 9 fields under the 12-name header: read,
+    not refused, as one chat named by the file, the friend named as the chat."""
+    path = tmp_path / "小明_utf8.csv"
+    lines = [",".join(HEADER12)] + [
+        f"{i},5,1,0,{me},{T0 + i},2,{text},{strtime(T0 + i)}"
+        for i, (me, text) in enumerate([(0, "晚上吃什么？"), (1, "火锅吧"), (0, "好")], 1)
+    ]
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    out = tmp_path / "m.jsonl"
+    r = twin("ingest", path, "-o", out)
+    assert r.code == 0, r.err
+    assert "per-contact 1:1 (rows of 9 fields, no names)" in r.out
+    msgs = read_jsonl(out)
+    assert [(m["chat_name"], m["sender"], m["me"], m["group"]) for m in msgs] == [
+        ("小明", "小明", False, False),
+        ("小明", "我", True, False),
+        ("小明", "小明", False, False),
+    ]
 
 
 # --- content edge cases ---------------------------------------------------------------------

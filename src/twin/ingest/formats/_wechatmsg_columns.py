@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from twin.accounts import is_account_id
 from twin.errors import InputError
 from twin.ingest.formats._common import local_and_unix, offset_suffix, unix_time
 from twin.ingest.formats._csv import CsvRows
@@ -52,6 +53,9 @@ HEADER9 = [
 ]
 HEADER12 = HEADER9 + ["Remark", "NickName", "Sender"]
 SHIFTED = "0.2.7–0.2.9"
+# Per-contact files (`<contact>_utf8.csv`) of some >=1.0 versions: 1:1 rows without the three
+# name fields the header still lists.
+NAMELESS = ">=1.0 per-contact, 9 fields"
 # Versions whose rows carry the server message id (stable across backups) as field 10.
 WITH_MSGSVRID = frozenset(["0.2.6", "0.2.6 (hand-edited header)", SHIFTED])
 # CreateTime must be a time Python can show (years 1 to 9999, a day's margin for the zone).
@@ -131,6 +135,8 @@ def layout(named: int, row: list[str]) -> tuple[str, set[int]]:
         shifted = len(row) == 13 or (len(row) >= 10 and row[9].isdigit() and len(row[9]) >= 15)
         if shifted:
             return (SHIFTED, {10, 11, 12, 13})
+        if len(row) == 9:
+            return (NAMELESS, {9})
         return (">=1.0", {12})
     return (f"unknown ({named} columns)", {named})
 
@@ -171,16 +177,17 @@ def read_columns(source: Source, report: FileReport) -> Columns | None:
     return _read_rows(source, report)
 
 
-def read_in_batches(source: Source, report: FileReport) -> Iterator[Columns]:
+def read_in_batches(source: Source, report: FileReport, arrow: bool = True) -> Iterator[Columns]:
     """The file's rows as columns a block (1 MB) at a time, with ids and line numbers, for
     `twin ingest`: it makes a Python object of every message, and a whole-file read would leave
     the memory Arrow used behind, beneath them (1M messages: 1.1 GB at peak instead of 0.7).
 
     A block Arrow cannot read as the csv module would ends the Arrow read; the csv module then
     reads the file and the rows from there on come from it (the earlier ones read the same).
+    Without `arrow`, the csv module reads the whole file (one batch).
     """
     done = 0
-    start = _arrow_start(source)
+    start = _arrow_start(source) if arrow else None
     if start is not None:
         names, version = start
         with _arrow_input(source) as f:
@@ -211,7 +218,7 @@ def _first_rows(source: Source) -> tuple[list[str], list[str]] | None:
 
 
 def _arrow_names(version: str, width: int) -> list[str] | None:
-    if version == "<=0.2.5":
+    if version in ("<=0.2.5", NAMELESS):
         return HEADER9
     if version.startswith("0.2.6"):
         return HEADER9 + ["MsgSvrID"]
@@ -223,6 +230,38 @@ def _arrow_names(version: str, width: int) -> list[str] | None:
 
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError)
+
+
+def account_senders(source: Source) -> bool | None:
+    """Is this >=1.0 file a per-contact one: are the Sender cells of others' rows account ids,
+    every filled one (a `messages.csv` names people there, and shows a wxid only for someone
+    it has no name for)? Read before `read_in_batches` maps the first block, since that decides
+    how chats are keyed. False for the other layouts; None when only the csv module's read of
+    the whole file can tell."""
+    start = _arrow_start(source)
+    if start is None:
+        return None
+    names, version = start
+    if version != ">=1.0":
+        return False
+    options = _arrow_options(names, lines=False)
+    options["convert_options"].include_columns = ["IsSender", "Sender"]
+    try:
+        with _arrow_input(source) as f:
+            table = pacsv.read_csv(f, **options)
+    except _ARROW_ERRORS:
+        return None
+    flags, flag_codes = encode(table.column("IsSender"))
+    me = np.asarray([f == "1" for f in flags], dtype=bool)[flag_codes]
+    return senders_are_account_ids(table.column("Sender"), me)
+
+
+def senders_are_account_ids(sender: pa.ChunkedArray, me: np.ndarray) -> bool:
+    """Are the filled Sender cells of rows not mine all account ids (and is there one)?"""
+    words, codes = encode(sender)
+    ids = np.asarray([is_account_id(x) for x in words], dtype=bool)[codes]
+    others = ~me & np.asarray([x != "" for x in words], dtype=bool)[codes]
+    return bool(others.any() and ids[others].all())
 
 
 def _arrow_start(source: Source) -> tuple[list[str], str] | None:
@@ -308,6 +347,8 @@ def _from_arrow(
     col = table.column
     if col("Type").null_count or col("IsSender").null_count or col("CreateTime").null_count:
         return None  # an empty number: a bad row
+    if _lone_cr(table):
+        return None
     flags, flag_codes = encode(col("IsSender"))
     created = _numpy(col("CreateTime"))
     if not set(flags) <= {"0", "1"} or not _in_range(created):
@@ -338,6 +379,31 @@ def _from_arrow(
     if first_line is not None:
         cols.line, cols.next_line = _row_lines(table, first_line)
     return cols
+
+
+def _lone_cr(table: pa.Table) -> bool:
+    """Does a value hold a carriage return not followed by a line feed?
+
+    Arrow 26 drops the line feed of a quoted `\\r\\n` that a block boundary falls between
+    (`a\\r\\nb` comes out `a\\rb`; measured: about half of all block sizes hit some value in a
+    file where every third message has one). What it leaves is a lone `\\r`, which WeChat text
+    hardly ever holds: such a file is read by the csv module instead."""
+    for column in table.columns:
+        if pa.types.is_integer(column.type):
+            continue
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            with_cr = pc.match_substring(values, "\r")
+            if not pc.any(with_cr).as_py():
+                continue
+            suspects = values.filter(with_cr)
+            lone = pc.subtract(
+                pc.sum(pc.count_substring(suspects, "\r")),
+                pc.sum(pc.count_substring(suspects, "\r\n")),
+            )
+            if lone.as_py():
+                return True
+    return False
 
 
 def _row_lines(table: pa.Table, first: int) -> tuple[np.ndarray, int]:

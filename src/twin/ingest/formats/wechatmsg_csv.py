@@ -23,11 +23,14 @@ from twin.ingest.formats._common import strip_markup, xml_attr
 from twin.ingest.formats._wechatmsg_columns import (
     HEADER9,
     HEADER12,
+    NAMELESS,
     Columns,
     Times,
+    account_senders,
     encode,
     read_columns,
     read_in_batches,
+    senders_are_account_ids,
     times,
 )
 from twin.ingest.report import FileReport
@@ -217,32 +220,53 @@ class _Chats:
     friend: list[str]  # per combination: who a blank Sender of another person is
 
 
-def _chats(cols: Columns, stem: str) -> _Chats:
-    """Each column is encoded on its own and combined with the combinations seen so far, which
-    are renumbered 0..k-1 after each column: the codes stay small enough to count, no joins."""
-    n = len(cols)
-    combos = np.zeros((1, 0), dtype=np.int64)  # row c: the column codes of combination c
+def contact_of(talker: str, stem: str) -> tuple[str, str]:
+    """Chat key and name in a per-contact file: the whole file is one conversation, named by
+    the file (WeChatMsg writes `<contact>_utf8.csv`); its Remark/NickName cells name each row's
+    sender, not the chat."""
+    return f"wechat:{stem}:{talker}", stem.removesuffix("_utf8") or f"TalkerId {talker}"
+
+
+def _combinations(columns: tuple, n: int) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    """(combination c's code in each column, combination per row, each column's values) of
+    the distinct value combinations of string columns. Each column is encoded on its own and
+    combined with the combinations seen so far, which are renumbered 0..k-1 after each column:
+    the codes stay small enough to count, no joins."""
+    combos = np.zeros((1, 0), dtype=np.int64)
     inverse = np.zeros(n, dtype=np.int64)
     values = []
-    for column in (cols.talker, cols.remark, cols.nick):
+    for column in columns:
         words, codes = encode(column)
         values.append(words)
         distinct, inverse = _distinct(inverse * len(words) + codes, len(combos) * len(words))
         seen, code = np.divmod(distinct, len(words))
         combos = np.column_stack([combos[seen], code])
+    return combos, inverse, values
+
+
+def _chats(cols: Columns, stem: str, per_contact: bool) -> _Chats:
+    """One chat per (TalkerId, Remark, NickName); a per-contact file's are its TalkerIds."""
+    columns = (cols.talker,) if per_contact else (cols.talker, cols.remark, cols.nick)
+    combos, inverse, values = _combinations(columns, len(cols))
     index: dict[str, int] = {}
     keys: list[str] = []
     names: list[str] = []
     remap = []
     friend = []
-    for talker, remark, nick in combos.tolist():
-        key, chat_name = chat_of(values[0][talker], values[1][remark], values[2][nick], stem)
+    for combo in combos.tolist():
+        talker = values[0][combo[0]]
+        if per_contact:
+            key, chat_name = contact_of(talker, stem)
+            nick = ""
+        else:
+            nick = values[2][combo[2]]
+            key, chat_name = chat_of(talker, values[1][combo[1]], nick, stem)
         if key not in index:
             index[key] = len(keys)
             keys.append(key)
             names.append(chat_name)
         remap.append(index[key])
-        friend.append(values[2][nick] or names[index[key]])
+        friend.append(nick or names[index[key]])
     return _Chats(
         code=np.asarray(remap, dtype=np.int32)[inverse],
         keys=keys,
@@ -254,41 +278,58 @@ def _chats(cols: Columns, stem: str) -> _Chats:
 
 @dataclass
 class _Senders:
-    names: list[str]  # distinct sender names
-    code: np.ndarray  # index into names per row
-    raw_ids: bool  # some Sender cell of another person holds an account id (per-contact 2.x)
+    names: list[str]  # per sender code: the name shown
+    ids: list[str]  # per sender code: the account id ("" when none)
+    code: np.ndarray  # sender code per row
 
 
-def _senders(cols: Columns, chats: _Chats) -> _Senders:
+def _senders(cols: Columns, chats: _Chats, per_contact: bool) -> _Senders:
     """Mine default to 我, others' to the chat's NickName or name, as the row parser names them.
 
-    A blank Sender's name depends on the row's chat combination and IsSender only, so it is
-    found once per (combination, IsSender) pair and the rows take it by code."""
-    names, codes = encode(cols.sender)
-    raw_ids = bool(
-        (~cols.me & np.asarray([is_account_id(x) for x in names], dtype=bool)[codes]).any()
-    )
-    blank = np.asarray([x == "" for x in names], dtype=bool)[codes]
+    In a per-contact file each row's Remark/NickName are its sender's and Sender holds an
+    account id: others are shown by Remark, else NickName, with the id beside; mine are always
+    我 (their Sender cell holds my id or, in some versions, the friend's). A blank name depends
+    on the row's chat combination and IsSender only, so it is found once per such pair."""
+    if per_contact:
+        combos, code, (remarks, nicks, ids) = _combinations(
+            (cols.remark, cols.nick, cols.sender), len(cols)
+        )
+        names = [remarks[r] or nicks[k] or ids[i] for r, k, i in combos.tolist()]
+        ids = [ids[i] if is_account_id(ids[i]) else "" for i in combos[:, 2].tolist()]
+        blank = np.asarray([x == "" for x in names], dtype=bool)[code] | cols.me
+    else:
+        names, code = encode(cols.sender)
+        ids = [x if is_account_id(x) else "" for x in names]
+        blank = np.asarray([x == "" for x in names], dtype=bool)[code]
     if not blank.any():
-        return _Senders(names=names, code=codes, raw_ids=raw_ids)
+        return _Senders(names=names, ids=ids, code=code)
     pair = chats.combo[blank] * 2 + cols.me[blank]
     distinct, inverse = _distinct(pair, len(chats.friend) * 2)
     filled = ["我" if p % 2 else chats.friend[p // 2] for p in distinct.tolist()]
-    index: dict[str, int] = {}
-    named = np.asarray([index.setdefault(x, len(index)) for x in names], dtype=np.int64)
-    given = np.asarray([index.setdefault(x, len(index)) for x in filled], dtype=np.int64)
-    code = named[codes]
-    code[blank] = given[inverse]
-    return _Senders(names=list(index), code=code, raw_ids=raw_ids)
+    code = code.astype(np.int64)
+    code[blank] = len(names) + inverse
+    return _Senders(
+        names=names + filled,
+        ids=ids + [x if is_account_id(x) else "" for x in filled],
+        code=code,
+    )
 
 
-def _version(version: str, raw_ids: bool, encoding: str) -> str:
-    if version == ">=1.0":
-        if encoding == "utf-8-sig":
-            version = ">=1.0.2"
-        if raw_ids:  # (per-contact files exist from 1.0.3)
-            version += ", per-contact 2.x (Sender holds wxids)"
-    return version
+def _per_contact(cols: Columns) -> bool:
+    return cols.version == NAMELESS or (
+        cols.version == ">=1.0" and senders_are_account_ids(cols.sender, cols.me)
+    )
+
+
+def _version(version: str, per_contact: bool, encoding: str) -> str:
+    if version not in (">=1.0", NAMELESS):
+        return version
+    label = ">=1.0.2" if encoding == "utf-8-sig" else ">=1.0"
+    if version == NAMELESS:
+        return label + ", per-contact 1:1 (rows of 9 fields, no names)"
+    if per_contact:  # (per-contact files exist from 1.0.3)
+        label += ", per-contact 2.x (Sender holds wxids)"
+    return label
 
 
 def read_table(source: Source, report: FileReport) -> TablePart | None:
@@ -298,8 +339,9 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         return None  # a header and nothing else: parse says so as for any file
     n = len(cols)
     kind, text = _kinds(cols.type_, cols.sub, cols.content)
-    chats = _chats(cols, source.name.rsplit(".", 1)[0])
-    senders = _senders(cols, chats)
+    per_contact = _per_contact(cols)
+    chats = _chats(cols, source.name.rsplit(".", 1)[0], per_contact)
+    senders = _senders(cols, chats, per_contact)
     when = times(cols.strtime, cols.created, iso=False)
     # What ingest needs to decide groups: the other senders of each chat.
     counted = ~cols.me & (kind != KIND_CODE["system"]) & (kind != KIND_CODE["recall"])
@@ -311,9 +353,8 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
     chat_senders: dict[str, set[tuple[str, str]]] = {k: set() for k in chats.keys}
     for pair in pairs.tolist():
         c, s = divmod(pair, width)
-        name = senders.names[s]
-        chat_senders[chats.keys[c]].add((name if is_account_id(name) else "", name))
-    report.version = _version(cols.version, senders.raw_ids, report.encoding)
+        chat_senders[chats.keys[c]].add((senders.ids[s], senders.names[s]))
+    report.version = _version(cols.version, per_contact, report.encoding)
     report.messages = n
     report.by_me = int(cols.me.sum())
     report.chats.update(chats.keys)
@@ -342,22 +383,25 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     """One Message per row, in file order (`me` from IsSender; `group` left to ingest)."""
     stem = source.name.rsplit(".", 1)[0]
     version = None
-    raw_ids = False
+    # Whether it is a per-contact file decides how chats are keyed: known before the first
+    # block is mapped (else the csv module reads the file whole, and that read tells).
+    ids = account_senders(source)
     # One string object per chat and sender for the whole file, not one per block.
     shared: dict[str, str] = {}
-    for cols in read_in_batches(source, report):
+    for cols in read_in_batches(source, report, arrow=ids is not None):
+        per_contact = cols.version == NAMELESS or (ids if ids is not None else _per_contact(cols))
         kind, text = _kinds(cols.type_, cols.sub, cols.content)
-        chats = _chats(cols, stem)
+        chats = _chats(cols, stem, per_contact)
         chats.keys = [shared.setdefault(x, x) for x in chats.keys]
         chats.names = [shared.setdefault(x, x) for x in chats.names]
-        senders = _senders(cols, chats)
+        senders = _senders(cols, chats, per_contact)
         senders.names = [shared.setdefault(x, x) for x in senders.names]
-        raw_ids |= senders.raw_ids
+        senders.ids = [shared.setdefault(x, x) for x in senders.ids]
         version = cols.version
         when = times(cols.strtime, cols.created, iso=True)
         yield from _messages(cols, kind, text, chats, senders, when, source.display)
     if version is not None:
-        report.version = _version(version, raw_ids, report.encoding)
+        report.version = _version(version, per_contact, report.encoding)
 
 
 def _messages(
@@ -369,7 +413,7 @@ def _messages(
     when: Times,
     display: str,
 ) -> Iterator[Message]:
-    is_id = [is_account_id(x) for x in senders.names]
+    ids = [x or None for x in senders.ids]
     # In slices: a million rows as Python lists at once (the csv module's read of a whole
     # file) would double ingest's peak memory.
     for at in range(0, len(cols), _SLICE):
@@ -391,7 +435,7 @@ def _messages(
                 chat=chats.keys[chat],
                 chat_name=chats.names[chat],
                 sender=senders.names[s],
-                sender_id=senders.names[s] if is_id[s] and not me else None,
+                sender_id=None if me else ids[s],
                 me=me,
                 group=None,
                 time=iso_time,
