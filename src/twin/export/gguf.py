@@ -21,11 +21,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twin.errors import TwinError
 from twin.runs import RunInfo
+
+if TYPE_CHECKING:
+    from gguf import GGUFWriter
 
 QUANTS = ("q8_0", "f16", "f32")
 # HF module name -> llama.cpp tensor name, per layer.
@@ -403,13 +407,18 @@ def write_model_gguf(
         for tname, arr in items:
             data, raw = _encode(tname, arr, quant)
             writer.add_tensor(tname, data, raw_dtype=raw)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
+        _write_file(writer)
     finally:
         writer.close()
     os.replace(tmp, out_file)
     return out_file
+
+
+def _write_file(writer: GGUFWriter) -> None:
+    """Header, metadata, then tensors: the order a GGUF file holds them in."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
 
 
 # --- LoRA adapters
@@ -506,9 +515,7 @@ def write_lora_gguf(adapter_folder: Path, config, out_file: Path) -> Path:
         writer.add_float32("adapter.lora.alpha", alpha)
         for name, arr in tensors.items():
             writer.add_tensor(name, arr)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
+        _write_file(writer)
     finally:
         writer.close()
     os.replace(tmp, out_file)
