@@ -157,6 +157,31 @@ def test_whatsapp_group_phone_senders(twin, tmp_path):
     assert stats["names_redacted"] == {"sender": 2, "chat": 1, "file": 1}
 
 
+@pytest.mark.parametrize(
+    "number", ["+34 612 34 56 78", "+1 (555) 123-4567", "\u202a+44 7700 900123\u202c"]
+)
+def test_whatsapp_phone_senders_as_phones_write_them(twin, tmp_path, number):
+    """However the phone groups the digits (pairs in Spain, brackets in the US, direction marks
+    around it), an unsaved contact's number is a sender, not a system line, and becomes a label."""
+    chat = tmp_path / "WhatsApp Chat with Team.txt"
+    chat.write_text(
+        f"12/03/2023, 10:00 - {number}: anyone up for lunch?\n"
+        "12/03/2023, 10:01 - Anna: me too\n"
+        "12/03/2023, 10:02 - Bob: sure, where?\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "ds"
+    r = twin("build", chat, "-o", out, "--me", "Bob", "--groups")
+    assert r.code == 0, r.err
+    digits = "".join(c for c in number if c.isdigit())
+    for f in out.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            assert number.encode("utf-8") not in data and digits[-6:].encode() not in data, f
+    sample = read_jsonl(out / "train.jsonl")[0]["messages"]
+    assert sample[1]["content"] == "Member 1: anyone up for lunch?\nAnna: me too"
+
+
 def test_pywxdump_account_id_on_both_sides_is_not_the_persona(twin, tmp_path):
     """A PyWxDump file whose talker is the same id for both sides: the generic prompt."""
     account = "12345iru2zsmo22"

@@ -360,10 +360,17 @@ def _authors(entries: list[_Entry]) -> Counter:
     return counts
 
 
+# An unsaved contact's name is their number as the phone shows it (`+34 612 34 56 78`, `+1 (555)
+# 123-4567`), sometimes between direction marks: never a system sentence, however many groups.
+_PHONE_NAME = re.compile(r"[\u202a\u200e]?\+?[\d ()\u00a0.-]{7,}[\u202c]?")
+
+
 def _is_author(name: str, counts: Counter) -> bool:
     """Reject what is a system sentence with a colon (`Alice changed the subject to "Trip: 2023"`)."""
     if len(name) > 60 or name != name.strip() or any(c in _QUOTES for c in name):
         return False
+    if _PHONE_NAME.fullmatch(name) and sum(c.isdigit() for c in name) >= 7:
+        return True
     return counts[name] >= 2 or len(name.split()) <= 4
 
 
