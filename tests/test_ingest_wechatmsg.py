@@ -277,6 +277,36 @@ def test_per_contact_2x_sender_holds_wxids(tmp_path, twin):
     assert {(m["chat"], m["chat_name"]) for m in msgs} == {("wechat:爬山群_utf8:9", "爬山群")}
 
 
+def test_per_contact_file_of_a_friend_with_an_old_style_id(tmp_path, twin):
+    """An old account's id (`zhangsan88`) reads like a name, so the exporter's file name (one
+    TalkerId in `<contact>_utf8.csv`) tells the per-contact file: still one chat."""
+    path = write_csv(
+        tmp_path / "老张_utf8.csv",
+        HEADER12,
+        [
+            row(1, 7, 1, 0, 0, T0, "在吗", "老张", "张三", "zhangsan88"),
+            row(2, 7, 1, 0, 1, T0 + 1, "在的", "", "我的昵称", "wxid_me000001"),
+            row(3, 7, 1, 0, 0, T0 + 2, "明天见", "老张", "张三", "zhangsan88"),
+        ],
+        encoding="utf-8-sig",
+    )
+    out = tmp_path / "m.jsonl"
+    r = twin("ingest", path, "-o", out)
+    assert r.code == 0, r.err
+    msgs = read_jsonl(out)
+    assert {m["chat_name"] for m in msgs} == {"老张"}
+    assert [(m["sender"], m["me"]) for m in msgs] == [
+        ("老张", False),
+        ("我", True),
+        ("老张", False),
+    ]
+    copy = write_csv(tmp_path / "messages.csv", HEADER12, [], encoding="utf-8-sig")
+    copy.write_bytes(path.read_bytes())  # the same rows under another name: keyed by names
+    r = twin("ingest", copy, "-o", out)
+    assert r.code == 0, r.err
+    assert len({m["chat"] for m in read_jsonl(out)}) == 2
+
+
 def test_per_contact_1to1_rows_without_name_fields(tmp_path, twin):
     """Some per-contact exporters wrote 1:1 rows of 9 fields under the 12-name header: read,
     not refused, as one chat named by the file, the friend named as the chat."""

@@ -50,9 +50,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         return
     version = found[0]
     with_svrid = version in WITH_MSGSVRID
-    # a per-contact file: others' filled Sender cells are all account ids
+    # a per-contact file: named <contact>_utf8.csv with one TalkerId, or others' filled Sender
+    # cells all account ids
     others = [row[11] for _, row, me in good if not me and row[11]] if version == ">=1.0" else []
-    per_contact = version == NAMELESS or (bool(others) and all(map(is_account_id, others)))
+    named = source.name.endswith("_utf8.csv") and len({row[1] for _, row, _ in good}) == 1
+    per_contact = version == NAMELESS or (
+        version == ">=1.0" and (named or (bool(others) and all(map(is_account_id, others))))
+    )
     display = source.display
     stem = source.name.rsplit(".", 1)[0]
     chats: dict[tuple[str, str, str], tuple[str, str]] = {}

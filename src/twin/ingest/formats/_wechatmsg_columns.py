@@ -232,12 +232,10 @@ def _arrow_names(version: str, width: int) -> list[str] | None:
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError)
 
 
-def account_senders(source: Source) -> bool | None:
-    """Is this >=1.0 file a per-contact one: are the Sender cells of others' rows account ids,
-    every filled one (a `messages.csv` names people there, and shows a wxid only for someone
-    it has no name for)? Read before `read_in_batches` maps the first block, since that decides
-    how chats are keyed. False for the other layouts; None when only the csv module's read of
-    the whole file can tell."""
+def per_contact_file(source: Source) -> bool | None:
+    """Is this >=1.0 file a per-contact one (`is_per_contact`)? Read before `read_in_batches`
+    maps the first block, since that decides how chats are keyed. False for the other layouts;
+    None when only the csv module's read of the whole file can tell."""
     start = _arrow_start(source)
     if start is None:
         return None
@@ -245,15 +243,28 @@ def account_senders(source: Source) -> bool | None:
     if version != ">=1.0":
         return False
     options = _arrow_options(names, lines=False)
-    options["convert_options"].include_columns = ["IsSender", "Sender"]
+    options["convert_options"].include_columns = ["TalkerId", "Type", "IsSender", "Sender"]
     try:
         with _arrow_input(source) as f:
             table = pacsv.read_csv(f, **options)
     except _ARROW_ERRORS:
         return None
     flags, flag_codes = encode(table.column("IsSender"))
+    if table.column("Type").null_count or not set(flags) <= {"0", "1"}:
+        return None  # a blank or bad row: the csv module's read decides, as it reads the file
     me = np.asarray([f == "1" for f in flags], dtype=bool)[flag_codes]
-    return senders_are_account_ids(table.column("Sender"), me)
+    return is_per_contact(table.column("TalkerId"), table.column("Sender"), me, source.name)
+
+
+def is_per_contact(
+    talker: pa.ChunkedArray, sender: pa.ChunkedArray, me: np.ndarray, file_name: str
+) -> bool:
+    """A per-contact file of a >=1.0 layout: named as WeChatMsg names them (`<contact>_utf8.csv`)
+    with one TalkerId in it, or others' filled Sender cells all account ids (a `messages.csv`
+    names people there; an old account's id can look like a name, hence the file name)."""
+    if file_name.endswith("_utf8.csv") and len(encode(talker)[0]) == 1:
+        return True
+    return senders_are_account_ids(sender, me)
 
 
 def senders_are_account_ids(sender: pa.ChunkedArray, me: np.ndarray) -> bool:

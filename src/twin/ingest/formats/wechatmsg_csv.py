@@ -26,11 +26,11 @@ from twin.ingest.formats._wechatmsg_columns import (
     NAMELESS,
     Columns,
     Times,
-    account_senders,
     encode,
+    is_per_contact,
+    per_contact_file,
     read_columns,
     read_in_batches,
-    senders_are_account_ids,
     times,
 )
 from twin.ingest.report import FileReport
@@ -315,9 +315,9 @@ def _senders(cols: Columns, chats: _Chats, per_contact: bool) -> _Senders:
     )
 
 
-def _per_contact(cols: Columns) -> bool:
+def _per_contact(cols: Columns, file_name: str) -> bool:
     return cols.version == NAMELESS or (
-        cols.version == ">=1.0" and senders_are_account_ids(cols.sender, cols.me)
+        cols.version == ">=1.0" and is_per_contact(cols.talker, cols.sender, cols.me, file_name)
     )
 
 
@@ -339,7 +339,7 @@ def read_table(source: Source, report: FileReport) -> TablePart | None:
         return None  # a header and nothing else: parse says so as for any file
     n = len(cols)
     kind, text = _kinds(cols.type_, cols.sub, cols.content)
-    per_contact = _per_contact(cols)
+    per_contact = _per_contact(cols, source.name)
     chats = _chats(cols, source.name.rsplit(".", 1)[0], per_contact)
     senders = _senders(cols, chats, per_contact)
     when = times(cols.strtime, cols.created, iso=False)
@@ -385,11 +385,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     version = None
     # Whether it is a per-contact file decides how chats are keyed: known before the first
     # block is mapped (else the csv module reads the file whole, and that read tells).
-    ids = account_senders(source)
+    ids = per_contact_file(source)
     # One string object per chat and sender for the whole file, not one per block.
     shared: dict[str, str] = {}
     for cols in read_in_batches(source, report, arrow=ids is not None):
-        per_contact = cols.version == NAMELESS or (ids if ids is not None else _per_contact(cols))
+        per_contact = cols.version == NAMELESS or (
+            ids if ids is not None else _per_contact(cols, source.name)
+        )
         kind, text = _kinds(cols.type_, cols.sub, cols.content)
         chats = _chats(cols, stem, per_contact)
         chats.keys = [shared.setdefault(x, x) for x in chats.keys]
