@@ -300,7 +300,7 @@ def test_per_contact_file_of_a_friend_with_an_old_style_id(tmp_path, twin):
         ("我", True),
         ("老张", False),
     ]
-    copy = write_csv(tmp_path / "messages.csv", HEADER12, [], encoding="utf-8-sig")
+    copy = tmp_path / "messages.csv"
     copy.write_bytes(path.read_bytes())  # the same rows under another name: keyed by names
     r = twin("ingest", copy, "-o", out)
     assert r.code == 0, r.err

@@ -195,8 +195,6 @@ def read_in_batches(source: Source, report: FileReport, arrow: bool = True) -> I
             for cols in batches:
                 if cols is None:
                     break
-                if not done:
-                    report.encoding = report.encoding or source.encoding
                 done += len(cols)
                 yield cols
             else:
@@ -233,15 +231,15 @@ _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError)
 
 
 def per_contact_file(source: Source) -> bool | None:
-    """Is this >=1.0 file a per-contact one (`is_per_contact`)? Read before `read_in_batches`
-    maps the first block, since that decides how chats are keyed. False for the other layouts;
-    None when only the csv module's read of the whole file can tell."""
+    """Is this a per-contact file (rows of 9 fields under 12 names, or `is_per_contact`)? Read
+    before `read_in_batches` maps the first block, since that decides how chats are keyed. False
+    for the other layouts; None when only the csv module's read of the whole file can tell."""
     start = _arrow_start(source)
     if start is None:
         return None
     names, version = start
     if version != ">=1.0":
-        return False
+        return version == NAMELESS
     options = _arrow_options(names, lines=False)
     options["convert_options"].include_columns = ["TalkerId", "Type", "IsSender", "Sender"]
     try:

@@ -389,9 +389,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     # One string object per chat and sender for the whole file, not one per block.
     shared: dict[str, str] = {}
     for cols in read_in_batches(source, report, arrow=ids is not None):
-        per_contact = cols.version == NAMELESS or (
-            ids if ids is not None else _per_contact(cols, source.name)
-        )
+        per_contact = ids if ids is not None else _per_contact(cols, source.name)
         kind, text = _kinds(cols.type_, cols.sub, cols.content)
         chats = _chats(cols, stem, per_contact)
         chats.keys = [shared.setdefault(x, x) for x in chats.keys]
