@@ -1,81 +1,92 @@
-"""Does each start-up trick of `twin build` pay for itself? (issue: the build's start-up layer)
+"""Does each speed device of `twin build` pay for itself? (issues: the build's start-up layer,
+the build's speed on every WeChatMsg layout)
 
-Runs `twin build` on the generated 1,000,000-message WeChatMsg CSV with every trick on, and
-with one trick switched off at a time, round-robin: every round runs each variant once, and the
-order is rotated and reversed from round to round, so a drift in the machine's speed (it is
-shared) spreads over all variants alike. For each trick it reports wall time and CPU seconds
-(build + report worker; far less sensitive than wall time to other work on the machine): the
-medians with and without it, each with its spread (interquartile range), and the per-round
-paired difference (without - with, same round) with its interquartile range. A trick pays when
-switching it off moves the median up by more than the spread (the larger interquartile range of
-the two variants), or makes the paired median worse by more than its range, in wall time, in CPU
-seconds, or in the build process's own CPU seconds (the report worker's left out: the critical
-path when a core is free, which a busy machine's wall time cannot show).
+Runs `twin build` on the generated 1,000,000-message WeChatMsg CSV with every device on, and
+with one switched off at a time, round-robin: every round runs each variant once, and the order
+is rotated and reversed from round to round, so a drift in the machine's speed (it is shared)
+spreads over all variants alike. For each device it reports wall time and CPU seconds (every
+thread of the build; less sensitive than wall time to other work on the machine): the medians
+with and without it, each with its spread (interquartile range), and the per-round paired
+difference (without - with, same round) with its interquartile range; and the median peak
+memory. A device pays when switching it off moves the median up by more than the spread (the
+larger interquartile range of the two variants), or makes the paired median worse by more than
+its range, in wall time or in CPU seconds.
 
-A trick is switched off by patching it out before the CLI runs (see VARIANTS), never by a
+A device is switched off by patching it out before the CLI runs (see VARIANTS), never by a
 setting in twin itself.
 
-Measured this way on an idle 2-core VM (11 rounds; medians with / without the trick, each with
-its interquartile range, then the median of the per-round paired differences ± its
-interquartile range; seconds, positive: slower without the trick):
+TABLE
 
-| switched off | wall | CPU (all processes) | build's own CPU | kept |
-|---|---|---|---|---|
-| the report process | 1.77 (0.13) / 2.56 (0.32); +0.81 ± 0.32 | -0.09 ± 0.41 | +0.81 ± 0.45 | yes |
-| pyarrow kept from importing pandas | 1.77 (0.13) / 2.12 (0.30); +0.20 ± 0.23 | +0.17 ± 0.34 | +0.17 ± 0.28 | yes |
-
-Earlier, on a saturated machine (7 rounds, paired differences only), these did not pay and were
-removed: the report process forked before numpy loads (-0.36 ± 0.58 CPU), OpenBLAS on one
-thread (-0.00 ± 0.14), gc.freeze after the imports (+0.24 ± 0.40), a second fork inside the report
-worker (at most one extra process).
-
-    python benchmarks/bench_startup.py [-n 1000000] [--rounds 11] [--csv FILE]
+    python benchmarks/bench_startup.py [-n 1000000] [--rounds 11] [--csv FILE] [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import statistics
 import sys
 import tempfile
+from concurrent.futures import Future
 from pathlib import Path
 
 from common import compile_twin, ensure_csv, machine, measure, save
 
 VARIANTS = {
     "all on": "nothing switched off",
-    "report process": "the report is drawn in the build's own process (no fork)",
+    "threads": "no work beside the main thread: the times, the JSON encoding of the turns, the "
+    "files and the report one after another",
+    "slices": "train/dev and the exports put together whole, not a slice of samples at a time",
     "pandas": "pyarrow imports pandas (twin.ingest.no_pandas switched off)",
 }
 
 
+class _InOrder:
+    """An executor that runs each job as it is submitted, in the submitting thread."""
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    def __enter__(self) -> _InOrder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def submit(self, fn, *args, **kwargs) -> Future:  # noqa: ANN001
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001  (handed to whoever asks for the result)
+            done.set_exception(e)
+        return done
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
 def _switch_off(variant: str) -> None:
-    """Patch one trick out of this process before the CLI runs."""
+    """Patch one device out of this process before the CLI runs."""
     if variant == "pandas":
         from twin.ingest import no_pandas
 
         no_pandas.keep_pandas_out_of_arrow = lambda: None
-    if variant == "report process":
-        from twin.dataset import report_worker as rw
+    if variant == "threads":
+        from twin.dataset import build
+        from twin.ingest.formats import wechatmsg_csv
 
-        def no_fork(self) -> None:  # noqa: ANN001
-            self._process = self._conn = self._folder = None
+        build.ThreadPoolExecutor = wechatmsg_csv.ThreadPoolExecutor = _InOrder
+    if variant == "slices":
+        from twin.dataset import writers
 
-        rw.ReportWorker.__init__ = no_fork
+        writers.SLICE = 1 << 62
 
 
 def _variant_main(variant: str, argv: list[str]) -> int:
     _switch_off(variant)
     from twin.cli import main
 
-    code = main(argv)
-    # The build's own CPU seconds, without the report worker's: the critical path when the
-    # machine has a core to spare, which a shared machine's wall time cannot show.
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    print(f"OWN_CPU {own.ru_utime + own.ru_stime:.3f}")
-    return code
+    return main(argv)
 
 
 def _iqr(values: list[float]) -> float:
@@ -87,7 +98,7 @@ def _compare(with_: list[dict], without: list[dict]) -> dict:
     """Medians, spreads and paired differences of wall and CPU seconds."""
     out: dict = {}
     pays = False
-    for name, key in (("wall", "seconds"), ("cpu", "cpu_seconds"), ("build_cpu", "own_cpu")):
+    for name, key in (("wall", "seconds"), ("cpu", "cpu_seconds")):
         a = [r[key] for r in with_]
         b = [r[key] for r in without]
         diff = [y - x for x, y in zip(a, b, strict=True)]
@@ -106,6 +117,10 @@ def _compare(with_: list[dict], without: list[dict]) -> dict:
         moved = statistics.median(b) - statistics.median(a)
         pays |= paired > spread or moved > max(_iqr(a), _iqr(b))
     out["pays"] = pays
+    out["peak_rss_mb"] = {
+        "median_with": round(statistics.median(r["peak_rss_mb"] for r in with_)),
+        "median_without": round(statistics.median(r["peak_rss_mb"] for r in without)),
+    }
     return out
 
 
@@ -131,9 +146,7 @@ def main() -> dict:
                 shutil.rmtree(out, ignore_errors=True)
                 cmd = [sys.executable, __file__, "--variant", variant, "--", "build",
                        str(csv_path), "-o", str(out)]  # fmt: skip
-                run = measure(cmd)
-                run["own_cpu"] = float(run["stdout"].rsplit("OWN_CPU ", 1)[1].split()[0])
-                runs[variant].append(run)
+                runs[variant].append(measure(cmd))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     rows = {variant: _compare(runs["all on"], runs[variant]) for variant in variants[1:]}
     for variant, row in rows.items():
@@ -146,22 +159,25 @@ def main() -> dict:
         "machine": machine(),
         "note": "the machine was shared with other work: see the spreads",
         "all_on": {
-            k: [x[k] for x in runs["all on"]] for k in ("seconds", "cpu_seconds", "own_cpu")
+            k: [x[k] for x in runs["all on"]] for k in ("seconds", "cpu_seconds", "peak_rss_mb")
         },
-        "tricks": rows,
-        "rule": "a trick pays when switching it off moves the median up by more than the larger "
-        "interquartile range of the two variants, or makes the median of the per-round paired "
-        "differences worse by more than their interquartile range, in wall time, CPU seconds "
-        "or the build process's own CPU seconds",
+        "devices": rows,
+        "rule": "a device pays when switching it off moves the median up by more than the "
+        "larger interquartile range of the two variants, or makes the median of the per-round "
+        "paired differences worse by more than their interquartile range, in wall time or CPU "
+        "seconds",
     }
     path = save("startup", result)
-    print(f"{'trick off':<18} " + "  ".join(f"{m:>30}" for m in ("wall", "CPU", "build's own CPU")))
+    heads = ("wall", "CPU", "peak memory")
+    print(f"{'switched off':<18} " + "  ".join(f"{m:>30}" for m in heads))
     for variant, r in rows.items():
         cells = [
             f"{r[m]['median_with']:.2f}/{r[m]['median_without']:.2f} "
             f"{r[m]['paired_median']:+.2f}±{r[m]['paired_iqr']:.2f}"
-            for m in ("wall", "cpu", "build_cpu")
+            for m in ("wall", "cpu")
         ]
+        rss = r["peak_rss_mb"]
+        cells.append(f"{rss['median_with']}/{rss['median_without']} MB")
         print(f"{variant:<18} " + "  ".join(f"{c:>30}" for c in cells) + f"  {r['pays']}")
     print(f"saved {path}")
     return result

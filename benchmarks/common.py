@@ -1,7 +1,7 @@
 """Shared helpers for the benchmarks: run a command, time it, and follow its memory.
 
 Peak RSS is the largest sum of resident memory over the process and all its descendants, so a
-forked worker counts too.
+command's child processes count too.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def measure(cmd: list[str], **kwargs) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
     return {
         "seconds": round(seconds, 3),
-        # user + system CPU of the command and the children it reaped (the report worker):
+        # user + system CPU of the command (all its threads) and the children it reaped:
         # less sensitive than wall time to other work on a shared machine
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(peak / 2**20, 1),

@@ -10,7 +10,9 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from twin.dataset.columns import range_sums, ranges, window_hashes
 from twin.dataset.config import BuildConfig
 from twin.dataset.names import NameRedactor
 from twin.dataset.redact import Redactor
-from twin.dataset.report_worker import ReportWorker
+from twin.dataset.report import write_report
 from twin.dataset.split import dev_mask
 from twin.dataset.text import (
     DEFAULT_PROMPTS,
@@ -37,6 +39,7 @@ from twin.dataset.writers import (
     Samples,
     encode_str,
     json_strings,
+    write_dataset_info,
     write_exports,
     write_split,
 )
@@ -56,7 +59,7 @@ class BuildData:
     timeline: dict = field(default_factory=dict)  # (YYYY-MM, me) -> messages
     per_chat: Counter = field(default_factory=Counter)  # chat name -> messages
     per_chat_me: Counter = field(default_factory=Counter)
-    # (counts, bin edges): the report process gets a hundred numbers, not every value.
+    # (counts, bin edges): a hundred numbers to draw, not every value.
     reply_lengths: tuple[list[int], list[float]] = ([], [])
     sample_tokens: tuple[list[int], list[float]] = ([], [])
 
@@ -143,35 +146,21 @@ def build(
 ) -> dict:
     """Build the dataset folder; returns the stats written to stats.json.
 
-    `report`: draw report.html and its charts (in a ReportWorker, beside the data).
+    `report`: draw report.html and its charts.
     """
     started = time.perf_counter()
     out = Path(out_dir)
-    worker = ReportWorker() if report else None
-    try:
-        if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
-            raise TwinError(
-                f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
-            )
-        with atomic_dir(out) as tmp:
-            try:
-                stats = _make_dataset(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, worker)
-                # The messages and samples are freed by now, while the report may still be drawn.
-                if worker is not None:
-                    worker.wait()
-                stats["seconds"] = round(time.perf_counter() - started, 3)
-                (tmp / "stats.json").write_text(
-                    json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
-                )
-                return stats
-            except BaseException:
-                # Stop the drawing before the folder it draws into is removed.
-                if worker is not None:
-                    worker.abort()
-                raise
-    finally:
-        if worker is not None:
-            worker.cancel()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_dataset(out))):
+        raise TwinError(
+            f"{out}: exists and is not a twin dataset folder; choose another -o or remove it"
+        )
+    with atomic_dir(out) as tmp:
+        stats = _make_dataset(inputs, tmp, cfg, fmt, me, skip_bad_rows, progress, report)
+        stats["seconds"] = round(time.perf_counter() - started, 3)
+        (tmp / "stats.json").write_text(
+            json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        return stats
 
 
 def _make_dataset(
@@ -182,9 +171,9 @@ def _make_dataset(
     me: str | None,
     skip_bad_rows: bool,
     progress: bool | None,
-    worker: ReportWorker | None,
+    report: bool,
 ) -> dict:
-    """The dataset's files and stats, without the report's wait and the timing."""
+    """The dataset's files, report and stats (all but the timing)."""
     result = ingest(
         inputs, fmt=fmt, me=me, skip_bad_rows=skip_bad_rows, progress=progress, columnar=True
     )
@@ -193,10 +182,7 @@ def _make_dataset(
     # Chat, sender and file names pass the same redaction as the messages (twin.dataset.names).
     redactor = Redactor(cfg.redact, cfg.allow, cfg.block, cfg.block_mode)
     names = NameRedactor(redactor)
-    # The input's charts first: the report process draws them while the samples are made.
     data = _overview(table, names)
-    if worker is not None:
-        worker.overview(tmp, data)
     language, name, system_prompt = _system_prompt(cfg, table, names)
     count_tokens = _token_counter(cfg)
     system_tokens = int(count_tokens(pa.array([system_prompt]))[0])
@@ -248,10 +234,10 @@ def _make_dataset(
         "name": name,
         "system_prompt": system_prompt,
     }
-    if worker is not None:
-        examples = [part.messages(i) for part in (dev, train) for i in range(min(3, len(part)))]
-        worker.draw(stats, data, examples, bool(cfg.tokenizer))
-    stats["exports"] = _write_data(tmp, train, dev, cfg, stats)
+    examples = [part.messages(i) for part in (dev, train) for i in range(min(3, len(part)))]
+    draw = partial(write_report, tmp, stats, data, examples, bool(cfg.tokenizer))
+    exports = _write_data(tmp, {"train": train, "dev": dev}, cfg, stats, draw if report else None)
+    stats["exports"] = exports
     return stats
 
 
@@ -342,9 +328,10 @@ def _samples(
         table, cfg, placeholders, dropped, redactor.redact_array, speaker=names
     )
     texts = turns.text
-    # One thread: the second core draws the report's charts meanwhile (threads here made the
-    # build slower as a whole).
-    content = json_strings(texts)
+    # Encoded beside the measures and windows below (Arrow kernels let go of the GIL).
+    beside = ThreadPoolExecutor(1)
+    content = beside.submit(json_strings, texts)
+    beside.shutdown(wait=False)  # the thread ends once the one job is done
     length, words = reply_measures(texts, turns.assistant)
     sizes = turns.n.astype(np.int64)
     tokens = np.asarray(count_tokens(texts), dtype=np.int64)
@@ -400,7 +387,7 @@ def _samples(
     data.sample_tokens = _histogram(range_sums(tokens, start, stop) + system_tokens)
     chats = turns.conv_chat[conv_of]
     samples = Samples(
-        content=content,
+        content=content.result(),
         assistant=turns.assistant,
         trained=ok,
         system=encode_str(system_prompt),
@@ -428,10 +415,17 @@ def _drop(dropped: Counter, reason: str, counts: np.ndarray) -> None:
 
 
 def _write_data(
-    tmp: Path, train: Samples, dev: Samples, cfg: BuildConfig, stats: dict
+    tmp: Path,
+    splits: dict[str, Samples],
+    cfg: BuildConfig,
+    stats: dict,
+    draw: Callable[[], None] | None,
 ) -> dict[str, str]:
-    write_split(tmp / "train.jsonl", train)
-    write_split(tmp / "dev.jsonl", dev)
+    """train/dev, the exports and the report (`draw`); the exports' file names.
+
+    The files do not depend on one another, and their work is mostly Arrow kernels and file
+    writes, which let go of the GIL: two threads write them, the largest first.
+    """
     config = {
         **cfg.to_dict(),
         # The words to block are what must not be written: their number only.
@@ -443,7 +437,17 @@ def _write_data(
     (tmp / "config.json").write_text(
         json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    return write_exports(tmp / "exports", {"train": train, "dev": dev})
+    folder = tmp / "exports"
+    info = write_dataset_info(folder, list(splits))
+    files: dict[str, str] = {}
+    work = [partial(write_exports, folder, k, part) for k, part in splits.items()]
+    work += [partial(write_split, tmp / f"{k}.jsonl", part) for k, part in splits.items()]
+    if draw is not None:
+        work.insert(len(splits), draw)
+    with ThreadPoolExecutor(2) as pool:
+        for job in [pool.submit(w) for w in work]:
+            files.update(job.result() or {})  # the exports' file names (the rest returns None)
+    return files | info
 
 
 def _steps(total: int, dropped: Counter) -> list[dict]:

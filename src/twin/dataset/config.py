@@ -15,7 +15,7 @@ from twin.errors import TwinError
 
 def _redact_types() -> list[str]:
     # Imported when a config is made, not with this module: the CLI reads the fields for its
-    # flags before the report process is forked, and redact loads numpy and pyarrow.
+    # flags (`twin build --help` answers at once), and redact loads numpy and pyarrow.
     from twin.dataset.redact import TYPES
 
     return list(TYPES)

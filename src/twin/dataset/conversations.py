@@ -181,7 +181,9 @@ def _join_turns(
     opened_by_me = np.flatnonzero(assistant[firsts])
     if len(opened_by_me):  # opener = "empty-user": an empty user turn before my first one
         at = firsts[opened_by_me]
-        text = pa.array(np.insert(np.asarray(text.to_pylist(), dtype=object), at, ""), pa.string())
+        # Each turn's index, with the index of an empty string (appended) where one goes in.
+        index = np.insert(np.arange(len(text)), at, len(text))
+        text = pa.concat_arrays([text, pa.array([""], text.type)]).take(pa.array(index))
         assistant = np.insert(assistant, at, False)
         sizes = np.insert(sizes, at, 0)
         firsts = firsts + np.searchsorted(at, firsts)  # each start now points at its empty turn

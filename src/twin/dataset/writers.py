@@ -17,8 +17,10 @@ ShareGPT has no per-turn weight, so LLaMA-Factory trains on every reply of a sam
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -62,16 +64,18 @@ def _concat(*pieces: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*map(_large, pieces), _large(""))
 
 
-def _write(path: Path, lines: pa.Array, head: str = "", tail: str = "", cut: int = 0) -> None:
-    """Write head, every value of lines back to back (less the last `cut` bytes), and tail."""
+def _write(f: BinaryIO, lines: pa.Array, cut: int = 0) -> None:
+    """Write every value of lines back to back, less the last `cut` bytes."""
     lines = lines.cast(pa.large_string())
-    with open(path, "wb") as f:
-        f.write(head.encode("utf-8"))
-        if len(lines):
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-            first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-            f.write(memoryview(lines.buffers()[2])[first : last - cut])
-        f.write(tail.encode("utf-8"))
+    if len(lines):
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+        first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+        f.write(memoryview(lines.buffers()[2])[first : last - cut])
+
+
+# Samples put together and written at a time: each step's arrays stay a few MB (in the CPU's
+# caches, their memory reused from one slice to the next) instead of a copy of the whole file.
+SLICE = 4096
 
 
 @dataclass
@@ -95,6 +99,9 @@ class Samples:
         return len(self.start)
 
     def select(self, mask: np.ndarray) -> Samples:
+        return self._part(mask)
+
+    def _part(self, mask: np.ndarray | slice) -> Samples:
         return Samples(
             self.content,
             self.assistant,
@@ -106,6 +113,10 @@ class Samples:
             self.time[mask],
             self.n[mask],
         )
+
+    def slices(self) -> list[Samples]:
+        """The samples in consecutive runs of SLICE (the last shorter)."""
+        return [self._part(slice(a, a + SLICE)) for a in range(0, len(self), SLICE)]
 
     def trained_replies(self) -> int:
         return int(np.count_nonzero(self.trained[ranges(self.start, self.stop)]))
@@ -130,64 +141,75 @@ class Samples:
 
 def write_split(path: Path, samples: Samples) -> None:
     """train.jsonl / dev.jsonl: OpenAI-style {"messages": [...]} lines; weight 0 = context only."""
-    turns = ranges(samples.start, samples.stop)
-    assistant = samples.assistant[turns]
-    untrained = pa.array(assistant & ~samples.trained[turns])
-    fragments = _concat(
-        pc.if_else(
-            pa.array(assistant),
-            _large('{"role": "assistant", "content": '),
-            _large('{"role": "user", "content": '),
-        ),
-        samples.content.take(pa.array(turns)),
-        pc.if_else(untrained, _large(', "weight": 0}'), _large("}")),
-    )
     head = f'{{"messages": [{{"role": "system", "content": {samples.system}}}, '
-    lines = _concat(head, _join(fragments, samples.stop - samples.start, ", "), "]}\n")
-    _write(path, lines)
+    with open(path, "wb") as f:
+        for part in samples.slices():
+            turns = ranges(part.start, part.stop)
+            assistant = part.assistant[turns]
+            untrained = pa.array(assistant & ~part.trained[turns])
+            fragments = _concat(
+                pc.if_else(
+                    pa.array(assistant),
+                    _large('{"role": "assistant", "content": '),
+                    _large('{"role": "user", "content": '),
+                ),
+                part.content.take(pa.array(turns)),
+                pc.if_else(untrained, _large(', "weight": 0}'), _large("}")),
+            )
+            _write(f, _concat(head, _join(fragments, part.stop - part.start, ", "), "]}\n"))
 
 
-def write_exports(folder: Path, splits: dict[str, Samples]) -> dict[str, str]:
+def write_exports(folder: Path, split: str, samples: Samples) -> dict[str, str]:
+    """The three exports of one split (train or dev); their file names by export name."""
     folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    for split, samples in splits.items():
-        users, per_sample = samples.pairs()
-        user = samples.content.take(pa.array(users))
-        reply = samples.content.take(pa.array(users + 1))
-        trained = samples.trained[users + 1]
-        rows = np.flatnonzero(trained)
-        user_t, reply_t = user.take(pa.array(rows)), reply.take(pa.array(rows))
+    names = {k: f"{k}_{split}" for k in _EXPORTS}
+    with ExitStack() as stack:
+        files = {k: stack.enter_context(open(folder / f"{n}.json", "wb")) for k, n in names.items()}
+        files["sharegpt"].write(b"[\n")
+        for i, part in enumerate(samples.slices()):
+            tutorial, chatglm, sharegpt = _export_lines(part)
+            _write(files["tutorial"], tutorial)
+            _write(files["chatglm"], chatglm)
+            if i:
+                files["sharegpt"].write(b",\n")
+            _write(files["sharegpt"], sharegpt, cut=2)  # the list's last item takes no comma
+        files["sharegpt"].write(b"\n]\n")
+    return {n: f"{n}.json" for n in names.values()}
 
-        tutorial = _concat('{"content": ', user_t, ', "summary": ', reply_t, "}\n")
-        _write(folder / f"tutorial_{split}.json", tutorial)
 
-        # ChatGLM history of a pair: the pairs before it in its sample.
-        history_items = _concat("[", user, ", ", reply, "]")
-        first_pair = np.repeat(np.cumsum(per_sample) - per_sample, per_sample)[rows]
-        history = _join(
-            history_items.take(pa.array(ranges(first_pair, rows))), rows - first_pair, ", "
-        )
-        chatglm = _concat(
-            '{"prompt": ', user_t, ', "response": ', reply_t, ', "history": [', history, "]}\n"
-        )
-        _write(folder / f"chatglm_{split}.json", chatglm)
+def _export_lines(samples: Samples) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The samples' lines of the tutorial, ChatGLM and ShareGPT exports."""
+    users, per_sample = samples.pairs()
+    user = samples.content.take(pa.array(users))
+    reply = samples.content.take(pa.array(users + 1))
+    trained = samples.trained[users + 1]
+    rows = np.flatnonzero(trained)
+    user_t, reply_t = user.take(pa.array(rows)), reply.take(pa.array(rows))
+    tutorial = _concat('{"content": ', user_t, ', "summary": ', reply_t, "}\n")
 
-        pairs = _concat(
-            '{"from": "human", "value": ', user, '}, {"from": "gpt", "value": ', reply, "}"
-        )
-        sharegpt = _concat(
-            '{"conversations": [',
-            _join(pairs, per_sample, ", "),
-            f'], "system": {samples.system}}},\n',
-        )
-        _write(folder / f"sharegpt_{split}.json", sharegpt, head="[\n", tail="\n]\n", cut=2)
-        files.update(
-            {
-                f"tutorial_{split}": f"tutorial_{split}.json",
-                f"chatglm_{split}": f"chatglm_{split}.json",
-                f"sharegpt_{split}": f"sharegpt_{split}.json",
-            }
-        )
+    # ChatGLM history of a pair: the pairs before it in its sample.
+    history_items = _concat("[", user, ", ", reply, "]")
+    first_pair = np.repeat(np.cumsum(per_sample) - per_sample, per_sample)[rows]
+    history = _join(history_items.take(pa.array(ranges(first_pair, rows))), rows - first_pair, ", ")
+    chatglm = _concat(
+        '{"prompt": ', user_t, ', "response": ', reply_t, ', "history": [', history, "]}\n"
+    )
+
+    pairs = _concat('{"from": "human", "value": ', user, '}, {"from": "gpt", "value": ', reply, "}")
+    sharegpt = _concat(
+        '{"conversations": [',
+        _join(pairs, per_sample, ", "),
+        f'], "system": {samples.system}}},\n',
+    )
+    return tutorial, chatglm, sharegpt
+
+
+_EXPORTS = ("tutorial", "chatglm", "sharegpt")
+
+
+def write_dataset_info(folder: Path, splits: list[str]) -> dict[str, str]:
+    """dataset_info.json: how LLaMA-Factory finds the ShareGPT exports."""
+    folder.mkdir(parents=True, exist_ok=True)
     info = {
         f"twin_{split}": {
             "file_name": f"sharegpt_{split}.json",
@@ -203,5 +225,4 @@ def write_exports(folder: Path, splits: dict[str, Samples]) -> dict[str, str]:
         for split in splits
     }
     (folder / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-    files["dataset_info"] = "dataset_info.json"
-    return files
+    return {"dataset_info": "dataset_info.json"}

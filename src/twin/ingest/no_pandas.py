@@ -3,8 +3,7 @@
 pyarrow imports pandas (when it is installed) on its first conversion (`pa.array`, `to_numpy`),
 only to recognise pandas objects, which twin never gives it. On the 1,000,000-message CSV that
 import was 0.40 s of a 2.4 s build (median of 11 paired runs, every one of them slower with it;
-0.56 s of CPU): the one start-up trick besides the report process that measures above its
-spread (benchmarks/bench_startup.py).
+0.56 s of CPU), a start-up trick that measures above its spread (benchmarks/bench_startup.py).
 """
 
 from __future__ import annotations
