@@ -15,7 +15,26 @@ its range, in wall time or in CPU seconds.
 A device is switched off by patching it out before the CLI runs (see VARIANTS), never by a
 setting in twin itself.
 
-TABLE
+Measured on the 1,000,000-message CSV in WeChatMsg 0.2.6's layout
+(`--csv benchmarks/data/wechatmsg_0.2.6_1000000.csv`), on a shared 2-core VM, 11 rounds; medians with /
+without the device (interquartile range), then the median of the per-round paired differences
+± its interquartile range; seconds, positive: slower without the device. Peak memory: medians.
+
+| switched off | wall | CPU | peak memory | pays by the rule |
+|---|---|---|---|---|
+| slices (outputs made whole) | 1.19 (0.24) / 1.42 (0.23); +0.23 ± 0.19 | +0.41 ± 0.28 | 531 / 638 MB | yes |
+| pyarrow kept from importing pandas | 1.19 (0.24) / 1.43 (0.21); +0.17 ± 0.10 | +0.16 ± 0.08 | 531 / 573 MB | yes |
+| threads beside the main work | 1.19 (0.24) / 1.32 (0.11); +0.15 ± 0.20 | -0.07 ± 0.32 | 531 / 515 MB | no |
+
+The threads again, 15 rounds (`--only threads`): 1.16 (0.08) / 1.26 (0.12); +0.12 ± 0.13 wall,
+-0.10 ± 0.20 CPU, 545 / 501 MB; 12 of the 15 rounds were slower without them. They are kept:
+they take a tenth of a second off a build of about 1.2 s in most rounds, at the price of some
+CPU (threads waiting for each other) and 44 MB, which the rule, made for start-up tricks, does
+not weigh. The report process that drew the charts with matplotlib before (+0.81 ± 0.32 s when
+switched off, in its time) is gone: Pillow draws them in 0.08 s (twin.charts).
+Earlier, on a saturated machine (7 rounds, paired differences only), these did not pay and were
+removed: forking the report process before numpy loads, OpenBLAS on one thread, gc.freeze after
+the imports, a second fork inside the report worker.
 
     python benchmarks/bench_startup.py [-n 1000000] [--rounds 11] [--csv FILE] [--only NAME ...]
 """
