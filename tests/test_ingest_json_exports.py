@@ -168,6 +168,17 @@ def test_telegram_single_chat_needs_me_and_counts_skips(twin, tmp_path):
     assert len(read_jsonl(out)) == 19
 
 
+def test_telegram_hint_leaves_out_notices_without_an_author(twin, tmp_path):
+    """A pinned message with no `actor` is nobody: the "who are you" list has no `: 1 message`."""
+    doc = json.loads(json.dumps(TG_SINGLE))
+    doc["messages"].append({"id": 900, "type": "service", "date": "2024-01-05T10:00:00",
+                            "date_unixtime": "1704448800", "action": "pin_message",
+                            "message_id": 1, "text": ""})  # fmt: skip
+    r = must_fail(twin, tmp_path, write_json(tmp_path / "result.json", doc))
+    listed = r.err.split("Senders found:\n", 1)[1].split("Pass --me", 1)[0]
+    assert listed and all(line.strip()[:1] not in (":", "") for line in listed.splitlines())
+
+
 TG_FULL = {
     "about": "Here is the data you requested.",
     "personal_information": {

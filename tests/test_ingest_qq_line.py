@@ -197,6 +197,14 @@ def test_qq_txt_separator_and_block_lines_typed_in_a_message(ingest_file, tmp_pa
     assert {m["chat"] for m in msgs} == {"qq:group:周末爬山群", "qq:小红", "qq:老同学"}
 
 
+def test_qq_txt_group_notices_of_the_1000000_account_are_system_lines(ingest_file, tmp_path):
+    """Group notices (joins, renames) come from 系统消息(1000000), not only (10000)."""
+    lines = QQ_LINES[:8] + ["2019-09-23 8:49:12 PM 系统消息(1000000)", "小明加入本群。", ""]
+    msgs = ingest_file(write_qq(tmp_path / "qq.txt", lines + QQ_LINES[8:]), extra=("--me", "我"))
+    notice = next(m for m in msgs if m["text"] == "小明加入本群。")
+    assert notice["kind"] == "system" and notice["sender_id"] == "1000000"
+
+
 def test_qq_txt_skipped_header_takes_its_body(ingest_file, tmp_path):
     lines = QQ_LINES[:8] + ["2024-13-01 3:04:05 阿强(10001)", "坏消息", "第二行", ""] + QQ_LINES[8:]
     msgs = ingest_file(
@@ -423,6 +431,44 @@ def test_qq_json_kinds_me_and_replies(ingest_file, tmp_path):
     assert msgs[0]["id"] == "7320000000000000000"
     assert msgs[0]["time"] == "2024-01-02T11:04:05+08:00"  # Unix ms, shown in local time
     assert msgs[3]["source"] == {"file": str(tmp_path / "group.json"), "item": "messages[3]"}
+
+
+def _rendered(i: int, uin, text: str, *parts: dict) -> dict:
+    """A message as QCE's V5 JsonExporter writes it: the whole rendered text first, as a text
+    element, then the message's parts again as elements."""
+    m = qmsg(i, uin, [el("text", text=text), *parts])
+    m["content"]["text"] = text
+    return m
+
+
+def test_qq_json_v5_rendered_text_is_taken_apart(ingest_file, tmp_path):
+    """QCE V5 writes content.text as the first element, then the parts: no mention or face
+    twice, a picture is an image (not the text `[图片: a.jpg]`), no `[回复 …]` in the text."""
+    reply = el("reply", messageId="9", referencedMessageId="9", senderName="阿强", content="几点？")
+    messages = [
+        _rendered(0, "10001", "周末爬山吗？[/微笑]", el("face", id="14", name="/微笑")),
+        _rendered(1, "30003", "@阿强 去！", el("at", uid="u_10001", name="阿强")),
+        _rendered(2, "10001", "[图片: a.jpg]", el("image", filename="a.jpg", size=10, url="")),
+        _rendered(3, "10001", "看[图片: b.png]好看吗", el("image", filename="b.png", size=1)),
+        _rendered(4, "30003", "[回复 阿强: 几点？]\n八点", reply),
+        _rendered(5, "30003", "[语音 7秒]", el("audio", filename="v.silk", size=12)),
+        _rendered(6, "10001", "[文件: 路线.pdf]", el("file", filename="路线.pdf", size=100)),
+        _rendered(7, "30003", "[[微笑]]", el("face", id="14", name="[微笑]")),
+        _rendered(8, "10001", "[视频]", el("video", filename="", size=3)),
+    ]
+    msgs = ingest_file(write_json(tmp_path / "v5.json", qq_doc(messages)))
+    assert pick(msgs, "kind", "text") == [
+        ("text", "周末爬山吗？[微笑]"),
+        ("text", "@阿强 去！"),
+        ("image", ""),
+        ("text", "看好看吗"),
+        ("text", "八点"),
+        ("voice", ""),
+        ("file", "路线.pdf"),
+        ("sticker", "[微笑]"),
+        ("video", ""),
+    ]
+    assert msgs[4]["reply_to"] == {"id": "9"}
 
 
 def test_qq_json_private_by_uid_and_local_wall_time(ingest_file, tmp_path):
@@ -789,9 +835,51 @@ def test_line_day_lines():
     assert line_txt.day_of("Thu, 02/01/2024") == (date(2024, 2, 1), True)
     assert line_txt.day_of("2024/01/02 dinner") is None
     assert line_txt.day_of("Saved on: 2024/01/10 12:34") is None
-    assert line_txt.time_of("02:30PM") is not None and line_txt.time_of("02:30PM").hour == 14
-    assert line_txt.time_of("午前12:15").hour == 0
-    assert line_txt.time_of("25:00") is None
+    assert line_txt.time_of("02:30PM") == timedelta(hours=14, minutes=30)
+    assert line_txt.time_of("午前12:15") == timedelta(minutes=15)
+    assert line_txt.time_of("24:53") == timedelta(days=1, minutes=53)  # after midnight
+    assert line_txt.time_of("25:00") is None and line_txt.time_of("24:60") is None
+
+
+def test_line_pc_save_chat_unquoted_texts_with_blank_lines_and_spaced_notices(
+    ingest_file, tmp_path
+):
+    """LINE's older PC export: spaces for tabs, multi-line texts unquoted with blank lines
+    inside, `12:30 Bがメッセージの送信を取り消しました` with no space after the name."""
+    lines = [
+        "2021.1.1 金曜日",
+        "12:30 B [写真]",
+        "12:31 Bがメッセージの送信を取り消しました",
+        "20:55 B 会議に参加する",
+        "https://example.org/j/1",
+        "",
+        "ミーティングID: 000 0000 0000",
+        "",
+        "",
+        "2021.01.02 土曜日",
+        "21:00 A ok",
+    ]
+    path = tmp_path / "talk.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    msgs = ingest_file(path, extra=("--format", "line-txt", "--me", "A"))
+    assert pick(msgs, "sender", "kind", "text") == [
+        ("B", "image", ""),
+        ("B", "recall", "Bがメッセージの送信を取り消しました"),
+        ("B", "text", "会議に参加する\nhttps://example.org/j/1\n\nミーティングID: 000 0000 0000"),
+        ("A", "text", "ok"),
+    ]
+
+
+def test_line_after_midnight_written_as_hour_24_is_the_next_day(ingest_file, tmp_path):
+    text = "[LINE] Chat history with Ann\nSaved on: 2018/04/20 10:00\n\n2018/04/19(Thu)\n"
+    text += "23:50\tAnn\thello\n24:53\tBo\tlate night\n"
+    path = tmp_path / "line.txt"
+    path.write_text(text, encoding="utf-8")
+    msgs = ingest_file(path, extra=("--me", "Ann"))
+    assert pick(msgs, "sender", "time", "text") == [
+        ("Ann", "2018-04-19T23:50:00", "hello"),
+        ("Bo", "2018-04-20T00:53:00", "late night"),
+    ]
 
 
 def _line_writer(rows: list[tuple[str, datetime, str]]) -> str:

@@ -492,6 +492,42 @@ def test_whatsapp_encryption_notice_under_the_group_name_is_a_system_line(ingest
     assert pick(msgs, "sender", "kind") == [("", "system"), ("Ana", "text"), ("Ben", "text")]
 
 
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Сообщения и звонки защищены сквозным шифрованием. Третьи лица не могут их прочитать.",
+        "消息和通话已进行端到端加密。对话之外的任何人都无法读取或收听。",
+        "Los mensajes y las llamadas están cifrados de extremo a extremo.",
+    ],
+)
+def test_whatsapp_encryption_notice_in_other_languages_is_a_system_line(
+    ingest_file, tmp_path, notice
+):
+    lines = [
+        f"15.04.2016, 15:04 - Trip: {notice}",
+        "06.08.2016, 13:23 - Ana: Hey guys!",
+        "06.08.2016, 13:25 - Ben: Hey Ana",
+    ]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert pick(msgs, "sender", "kind") == [("", "system"), ("Ana", "text"), ("Ben", "text")]
+
+
+def test_whatsapp_attached_markers_with_spaces_or_after_the_file_name(ingest_file, tmp_path):
+    lines = [
+        "3/6/18, 1:55 p.m. - Jo: < attached: 00000042-PHOTO-2020-06-07-15-13-20.jpg >",
+        "3/6/18, 1:56 p.m. - Jo: 2015-08-04-PHOTO-00004762.jpg \u200e<attached>",
+        "3/6/18, 1:57 p.m. - Ana: VID-20180306-WA0001.mp4 <attached>",
+        "3/6/18, 1:58 p.m. - Ana: <attached> is what the app writes",
+    ]
+    msgs = ingest_file(write(tmp_path / "a.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert pick(msgs, "kind", "text") == [
+        ("image", ""),
+        ("image", ""),
+        ("video", ""),
+        ("text", "<attached> is what the app writes"),
+    ]
+
+
 def test_whatsapp_localized_media_markers_and_finnish_klo(ingest_file, tmp_path):
     lines = [
         "10.12.2024, 14:30 - Jo: <Medien ausgelassen>",

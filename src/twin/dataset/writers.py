@@ -73,8 +73,8 @@ def _write(f: BinaryIO, lines: pa.Array, cut: int = 0) -> None:
         f.write(memoryview(lines.buffers()[2])[first : last - cut])
 
 
-# Samples put together and written at a time: each step's arrays stay a few MB (in the CPU's
-# caches, their memory reused from one slice to the next) instead of a copy of the whole file.
+# How many samples are put together and written at once: each step's arrays stay a few MB (in
+# the CPU's caches, their memory reused from one slice to the next), not a copy of the file.
 SLICE = 4096
 
 
@@ -98,10 +98,7 @@ class Samples:
     def __len__(self) -> int:
         return len(self.start)
 
-    def select(self, mask: np.ndarray) -> Samples:
-        return self._part(mask)
-
-    def _part(self, mask: np.ndarray | slice) -> Samples:
+    def select(self, mask: np.ndarray | slice) -> Samples:
         return Samples(
             self.content,
             self.assistant,
@@ -116,7 +113,7 @@ class Samples:
 
     def slices(self) -> list[Samples]:
         """The samples in consecutive runs of SLICE (the last shorter)."""
-        return [self._part(slice(a, a + SLICE)) for a in range(0, len(self), SLICE)]
+        return [self.select(slice(a, a + SLICE)) for a in range(0, len(self), SLICE)]
 
     def trained_replies(self) -> int:
         return int(np.count_nonzero(self.trained[ranges(self.start, self.stop)]))

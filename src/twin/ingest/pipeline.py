@@ -415,6 +415,8 @@ def _top_senders(reports: list[FileReport]) -> list[tuple[str, int]]:
     for r in reports:
         for (sender_id, sender), n in r.unknown_senders.items():
             label = sender or sender_id
+            if not label:
+                continue  # a notice without an author (a pinned message): nobody to name
             if sender_id and sender and sender_id != sender:
                 label = f"{sender} (id {sender_id})"
             counts[label] += n

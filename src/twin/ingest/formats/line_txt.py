@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
@@ -117,6 +117,8 @@ def _split_spaces(line: str) -> tuple[str, str] | None:
     if m is None or time_of(m.group(1)) is None:
         return None
     rest = m.group(2)
+    if _UNSENT.match(rest.strip()):
+        return m.group(1), rest  # `12:30 Aがメッセージの送信を取り消しました`: a notice, no sender
     gap = _WIDE_GAP.search(rest)
     if gap is not None:
         return m.group(1), rest[: gap.start()] + "\t" + rest[gap.end() :]
@@ -172,7 +174,9 @@ def _date_or_none(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def time_of(field: str) -> time | None:
+def time_of(field: str) -> timedelta | None:
+    """The time of a message line, from the start of its day. LINE writes 00:53 after midnight
+    as 24:53 under the day before: that is the next day's 00:53."""
     m = _TIME.match(field.strip())
     if not m:
         return None
@@ -183,9 +187,9 @@ def time_of(field: str) -> time | None:
             return None
         pm = half.lower() == "pm" or half in ("下午", "午後")
         hour = hour % 12 + (12 if pm else 0)
-    if hour > 23 or minute > 59:
+    if hour > 24 or minute > 59:
         return None
-    return time(hour, minute)
+    return timedelta(hours=hour, minutes=minute)
 
 
 def is_twelve_hour(field: str) -> bool:
@@ -224,7 +228,7 @@ def kind_and_text(text: str, system: bool) -> tuple[str, str]:
 
 
 class _Pending:
-    __slots__ = ("line", "when", "sender", "system", "parts", "raw", "quoted")
+    __slots__ = ("line", "when", "sender", "system", "parts", "raw", "quoted", "blanks")
 
     def __init__(self, line: int, when: datetime, sender: str, system: bool, text: str) -> None:
         self.line = line
@@ -234,6 +238,7 @@ class _Pending:
         self.parts = [text]
         self.raw: list[tuple[int, str]] = []  # lines read inside quotes, to re-read if unquoted
         self.quoted = False
+        self.blanks = 0  # blank lines read since its last line: its text may go on after them
 
 
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
@@ -292,9 +297,11 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 pending = _unquote_failed(pending, backlog)
                 continue
             if not line.strip():
+                # The message ends at the next message or date line; until then a blank line
+                # may be inside its text (LINE's older PC export leaves multi-line texts
+                # unquoted, blank lines and all).
                 if pending is not None:
-                    yield finish(pending)
-                    pending = None
+                    pending.blanks += 1
                 continue
             head, rest, when = _time_and_rest(line, day, report)
             if when is not None:
@@ -309,7 +316,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     )
                     continue
                 twelve_hour = twelve_hour or is_twelve_hour(head)
-                pending = _opened(n, datetime.combine(day, when), rest)
+                pending = _opened(n, datetime.combine(day, time()) + when, rest)
                 continue
             found = day_of(line.strip())
             if found is not None:
@@ -322,7 +329,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 continue
             if pending is not None:
                 # unquoted text after a message: keep it with that message rather than lose it
-                pending.parts.append(line)
+                pending.parts += [""] * pending.blanks + [line]
+                pending.blanks = 0
                 report.note("some multi-line messages were not wrapped in quotes")
             elif day is not None:
                 report.bad_row(
@@ -362,7 +370,9 @@ def _title(first: str, stem: str) -> tuple[str, bool | None, str]:
     return stem, None, ""
 
 
-def _time_and_rest(line: str, day: date | None, report: FileReport) -> tuple[str, str, time | None]:
+def _time_and_rest(
+    line: str, day: date | None, report: FileReport
+) -> tuple[str, str, timedelta | None]:
     """(time text, what follows it, the time or None) of a message line: `HH:MM<TAB>…`, or with
     spaces where LINE writes tabs (once a date line was read)."""
     head, tab, rest = line.partition("\t")

@@ -8,7 +8,8 @@ head into `manifest.json` (with a `chunked` section listing the chunk files inst
 A message: `{id, seq, timestamp (Unix ms), time, sender: {uid, uin, name, nickname, groupCard,
 remark}, type, content: {text, elements: [{type, data}], resources, mentions}, recalled, system}`.
 `content.text` renders media as placeholders (`[图片:x.jpg]`), so the text a person wrote is taken
-from the `text`/`at`/`face` elements. The shape is only partly documented and changed between
+from the `text`/`at`/`face` elements; V5's JSON exporter writes that rendering as the first text
+element and the parts again after it, and `_unrendered` takes it apart. The shape is only partly documented and changed between
 versions: unknown element or message types become kind "other", never an error.
 
 Chunk files belong to their manifest, which reads them in name order. A chunk file met on its own
@@ -397,6 +398,7 @@ def _content(obj: dict) -> tuple[str, str, dict | None, bool]:
     elif not isinstance(content, dict):
         content = {}
     elements = content.get("elements") if isinstance(content.get("elements"), list) else []
+    elements = _unrendered(content, elements) or elements
     written: list[str] = []  # text, @mentions, inline faces, in order
     has_words = False  # anything besides inline faces
     faces: list[str] = []
@@ -419,7 +421,8 @@ def _content(obj: dict) -> tuple[str, str, dict | None, bool]:
             written.append(who if who.startswith("@") else f"@{who}")
             has_words = True
         elif etype == "face":
-            face = _str(data.get("name")).lstrip("/") or f"表情{_str(data.get('id'))}"
+            # `/微笑` in QQ's own names, `[微笑]` in some exports: twin writes `[微笑]`
+            face = _str(data.get("name")).strip("[]").lstrip("/") or f"表情{_str(data.get('id'))}"
             written.append(f"[{face}]")
             faces.append(f"[{face}]")
         elif etype == "markdown":
@@ -471,6 +474,65 @@ def _content(obj: dict) -> tuple[str, str, dict | None, bool]:
     if kind is None:
         kind = "text" if fallback else "other"
     return kind, fallback if kind in ("text", "system") else "", reply_to, forwarded
+
+
+# How QCE's parser renders a part in content.text: (element type, its label in `[label: file]`)
+_RENDERED_MEDIA = {"image": "图片", "video": "视频", "file": "文件"}
+_RENDERED_VOICE = re.compile(r"\[语音(?: \d+秒)?\]")
+
+
+def _unrendered(content: dict, elements: list) -> list | None:
+    """The parts of a message written the way QCE's JsonExporter of V5 writes them, or None.
+
+    That exporter's first element is a text element holding the whole rendered `content.text`
+    (`[回复 Ann: hi]\n@Bob look [图片: a.png][微笑]`), and the parts follow it again as
+    elements: images, videos, voice, files, mentions, faces, the reply. Read as parts, every
+    mention and face came out twice and a picture was a text message saying `[图片: a.png]`.
+    Here the rendering is taken apart again: media and the reply prefix are cut out of the
+    text (their elements stay), faces become face elements where they stand, and mentions stay
+    in the text as the person wrote them.
+    """
+    if len(elements) < 2 or not all(isinstance(el, dict) for el in elements):
+        return None
+    first = elements[0].get("data") if isinstance(elements[0].get("data"), dict) else {}
+    text = first.get("text")
+    kinds = [_str(el.get("type")).lower() for el in elements]
+    if (
+        kinds[0] != "text"
+        or not isinstance(text, str)
+        or text != content.get("text")
+        or any(k in ("text", "plain") for k in kinds[1:])
+    ):
+        return None
+    parts, faces = [], []
+    for el, kind in zip(elements[1:], kinds[1:], strict=True):
+        data = el.get("data") if isinstance(el.get("data"), dict) else {}
+        if kind == "reply":
+            shown = f"[回复 {_str(data.get('senderName'))}: {_str(data.get('content'))}]"
+            text = text.replace(shown + "\n", "", 1).replace(shown, "", 1)
+        elif kind in _RENDERED_MEDIA:
+            label, name = _RENDERED_MEDIA[kind], _str(data.get("filename"))
+            shown = f"[{label}: {name}]" if name and f"[{label}: {name}]" in text else f"[{label}]"
+            text = text.replace(shown, "", 1)
+        elif kind in ("audio", "voice", "ptt"):
+            text = _RENDERED_VOICE.sub("", text, count=1)
+        elif kind in ("face", "market_face"):
+            faces.append(el)
+            continue
+        elif kind in ("at", "mention"):
+            continue  # `@Name` is in the text where it was written
+        parts.append(el)
+    pieces: list[dict] = []
+    unplaced = []  # faces whose `[name]` is not in the text: after it
+    for face in faces:  # each face where its `[name]` stands, the text before it as text
+        data = face.get("data") if isinstance(face.get("data"), dict) else {}
+        before, found, after = text.partition(f"[{_str(data.get('name'))}]")
+        if not found:
+            unplaced.append(face)
+            continue
+        pieces += [{"type": "text", "data": {"text": before}}, face]
+        text = after
+    return [*pieces, {"type": "text", "data": {"text": text}}, *unplaced, *parts]
 
 
 def _reply(data: dict) -> dict | None:

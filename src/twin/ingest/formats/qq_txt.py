@@ -45,7 +45,9 @@ _TITLES = re.compile(r"^(?:【[^】]*】\s*)+")
 _QQ_NUMBER = re.compile(r"^(.*?)\s*[(（](\d{5,})[)）]$")
 _EMAIL = re.compile(r"^(.*?)\s*<([^<>\s]+@[^<>\s]+)>$")
 _RECALL = re.compile(r"^.{0,60}撤回了一条(?:消息|成员消息)[。.]?$", re.S)
-SYSTEM_ID = "10000"
+# QQ's system accounts: 系统消息(10000) in chats, 系统消息(1000000) for group notices (joins,
+# name changes) in exports of group chats.
+SYSTEM_IDS = frozenset(["10000", "1000000"])
 # A body that is only placeholders of one kind is that kind of message.
 _PLACEHOLDERS = {
     "图片": "image",
@@ -246,7 +248,7 @@ def _message(p: _Pending, chat, chat_name: str, group, display: str) -> Message:
         body.pop()
     while body and not body[0].strip():
         body.pop(0)
-    system = p.sender_id == SYSTEM_ID
+    system = p.sender_id in SYSTEM_IDS
     kind, text = kind_and_text("\n".join(body), system)
     timed = naive_time(p.when)
     return Message(

@@ -44,13 +44,16 @@ _MARKS = "\u200e\u200f\ufeff"  # left-to-right / right-to-left marks, BOM
 _FILE_NAME = re.compile(r"^WhatsApp Chat (?:with|-) (.+)$")
 _QUOTES = frozenset('"“”„«»')
 _EDITED = re.compile(r"[\s\u200e]*<This message was edited>\s*$")
-# iOS media, in the wordings of a few locales: `<attached: …>`, `<adjunto: …>`, `<Anhang: …>`
+# iOS media, in the wordings of a few locales: `<attached: …>`, `<adjunto: …>`, `<Anhang: …>`,
+# also written `< attached: … >`
 _ATTACHED = re.compile(
-    r"<(?:attached|adjunto|anexado|Anhang|allegato|pi\u00e8ce jointe|bijlage|ek)\s?: ([^>]+)>"
+    r"<\s?(?:attached|adjunto|anexado|Anhang|allegato|pi\u00e8ce jointe|bijlage|ek)\s?:\s?"
+    r"([^>]+?)\s?>"
 )
+# Android media: `IMG-….jpg (file attached)` in a few locales, or `….jpg <attached>`
 _FILE_ATTACHED = re.compile(
-    r"^(.+\.\w{1,5}) \((?:file attached|archivo adjunto|arquivo anexado|Datei angeh\u00e4ngt"
-    r"|fichier joint|file allegato|bestand bijgevoegd)\)$"
+    r"^(.+\.\w{1,5}) (?:\((?:file attached|archivo adjunto|arquivo anexado|Datei angeh\u00e4ngt"
+    r"|fichier joint|file allegato|bestand bijgevoegd)\)|<attached>)$"
 )
 _DOCUMENT = re.compile(r"^(.*?)\s*document omitted$")
 _PAGES = re.compile(r"\s*•.*$")
@@ -80,9 +83,20 @@ OMITTED = {
 }
 RECALLS = ("this message was deleted", "you deleted this message")
 # The encryption notice, which old Android exports write under the group's name as if it wrote it
+# (English, then the locales with the most WhatsApp users; each notice's opening words)
 _ENCRYPTION_NOTICE = re.compile(
     r"^(?:Messages and calls are end-to-end encrypted|Messages (?:you send )?to this "
-    r"(?:group|chat)(?: and calls)? are now secured with end-to-end encryption)",
+    r"(?:group|chat)(?: and calls)? are now secured with end-to-end encryption"
+    r"|Сообщения и звонки защищены сквозным шифрованием"
+    r"|Nachrichten und Anrufe sind Ende-zu-Ende-verschl\u00fcsselt"
+    r"|Los mensajes y (?:las )?llamadas est\u00e1n cifrados de extremo a extremo"
+    r"|As mensagens e (?:as )?chamadas (?:s\u00e3o protegidas com a )?criptografia de ponta a ponta"
+    r"|Les messages et (?:les )?appels sont chiffr\u00e9s de bout en bout"
+    r"|I messaggi e (?:le )?chiamate sono crittografati end-to-end"
+    r"|Berichten en (?:oproepen|gesprekken) zijn end-to-end versleuteld"
+    r"|Mesajlar ve aramalar u\u00e7tan uca \u015fifreli"
+    r"|Pesan dan panggilan terenkripsi secara end-to-end"
+    r"|消息和通话都?(?:已进行|已经)?端到端加密)",
     re.I,
 )
 MISSED_CALLS = ("missed voice call", "missed video call")
