@@ -870,6 +870,23 @@ def test_line_pc_save_chat_unquoted_texts_with_blank_lines_and_spaced_notices(
     ]
 
 
+def test_line_album_note_and_event_notices_are_system_lines(ingest_file, tmp_path):
+    lines = [
+        "[LINE] テストとのトーク履歴",
+        "",
+        "2021/1/1(金)",
+        "午後04:47\tB\tアルバムに写真を追加しました",
+        "午後07:23\tA\tノートに投稿しました。",
+        "午後07:42\tA\tイベント「花見」が作成されました。",
+        "午後07:43\tA\tアルバムに写真を追加しましたよ",
+    ]
+    path = tmp_path / "line.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    msgs = ingest_file(path, extra=("--me", "A"))
+    assert [m["kind"] for m in msgs] == ["system", "system", "system", "text"]
+    assert msgs[0]["sender"] == "B"  # who did it, kept; the build leaves system lines out
+
+
 def test_line_after_midnight_written_as_hour_24_is_the_next_day(ingest_file, tmp_path):
     text = "[LINE] Chat history with Ann\nSaved on: 2018/04/20 10:00\n\n2018/04/19(Thu)\n"
     text += "23:50\tAnn\thello\n24:53\tBo\tlate night\n"

@@ -212,6 +212,14 @@ def _scan(s: str) -> str:
     return "open"
 
 
+# What LINE writes under the name of whoever used an album, a note or an event: not words of
+# theirs (Japanese exports; read from public samples)
+_NOTICE = re.compile(
+    r"^(?:アルバム(?:「.*」)?(?:に写真を追加しました|を作成しました|を削除しました)"
+    r"|ノートに投稿しました|イベント「.*」が(?:作成|削除|変更)されました)。?$"
+)
+
+
 def kind_and_text(text: str, system: bool) -> tuple[str, str]:
     stripped = text.strip()
     kind = _MEDIA_EXACT.get(stripped)
@@ -222,7 +230,7 @@ def kind_and_text(text: str, system: bool) -> tuple[str, str]:
             return kind, stripped[len(label) :].strip()
     if stripped.startswith("☎"):
         return "call", stripped.lstrip("☎").strip()
-    if system:
+    if system or _NOTICE.match(stripped):
         return "system", stripped
     return "text", text
 
