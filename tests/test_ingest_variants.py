@@ -295,11 +295,61 @@ def messenger_2024(texts: list[str], **top) -> dict:
 @pytest.mark.parametrize("notices", [NOTICES_EN, NOTICES_ZH], ids=["english", "chinese"])
 def test_messenger_notices_are_system_lines(ingest_file, tmp_path, notices):
     texts = ["real words", *notices, "more real words", "Pat unsent a message."]
-    path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", messenger_2024(texts))
+    doc = messenger_2024(texts)
+    for m in doc["messages"]:  # a notice is written under the name of whoever it is about
+        if m.get("content", "").startswith("Pat"):
+            m["sender_name"] = "Pat"
+        elif m.get("content", "").startswith(("You", "你")):
+            m["sender_name"] = "Sam Lee"
+    path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", doc)
     msgs = ingest_file(path, extra=("--me", "Sam Lee"))
     kinds = [m["kind"] for m in msgs]
     assert kinds == ["text", *["system"] * len(notices), "text", "recall"]
     assert msgs[0]["text"] == "real words"
+
+
+NOTICES_2024 = [  # (sender, text, kind): Meta's wordings of 2024, English and Chinese
+    ("Pat", "Pat sent 1 attachment.", "system"),
+    ("Pat", "Instagram 用戶傳送了 1 份附件。", "system"),
+    ("Pat", "A contact set your nickname to Sammy.", "system"),
+    ("Pat", "1 位聯絡人將你的暱稱設為小名。", "system"),
+    ("Pat", "You added 5 Pride text effects", "system"),
+    ("Pat", "已新增 5 個 Pride 文字特效", "system"),
+    ("Pat", "喜歡了一則訊息", "system"),
+    ("Pat", "一位聯絡人已將主題變更為「彩虹驕傲」", "system"),
+    ("Pat", "對你的訊息「」傳達了 😮 心情", "system"),
+    ("Pat", "Audio call ended", "call"),
+    ("Pat", "☎ 視訊通話已結束。", "call"),
+    ("Pat", "You missed a call from 1 Messenger user.", "call"),
+    ("Pat", "☎ 1 位 Messenger 用戶撥打了電話給你。", "call"),
+    ("Pat", "Pat started an audio call", "call"),
+    ("Pat", "你開始了語音通話", "call"),
+    # sentences of a notice's shape that a person typed: the name is not the sender's
+    ("Sam Lee", "I sent a photo.", "text"),
+    ("Pat", "you named the group chat what?? 😂", "text"),
+    ("Pat", "Tom left the group.", "text"),
+    ("Sam Lee", "你回应我的消息了吗", "text"),
+    ("Sam Lee", "我已退出群聊。", "text"),
+]
+
+
+def test_messenger_2024_notices_and_lookalikes_typed_by_people(ingest_file, tmp_path):
+    doc = messenger_2024([t for _, t, _ in NOTICES_2024])
+    for m, (sender, _, _) in zip(doc["messages"][::-1], NOTICES_2024, strict=True):
+        m["sender_name"] = sender
+    path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", doc)
+    msgs = ingest_file(path, extra=("--me", "Sam Lee"))
+    assert [(m["text"], m["kind"]) for m in msgs] == [(t, k) for _, t, k in NOTICES_2024]
+
+
+def test_messenger_share_under_a_notice_is_the_link():
+    from twin.ingest.formats.messenger_json import _kind_and_text
+
+    share = {"link": "https://example.org/reel/1"}
+    msg = {"sender_name": "Pat", "content": "Pat sent an attachment.", "share": share}
+    assert _kind_and_text(msg) == ("link", "https://example.org/reel/1")
+    msg["content"] = "look at this"
+    assert _kind_and_text(msg) == ("link", "look at this")
 
 
 def test_messenger_text_that_only_mentions_a_notice_stays_text():
@@ -317,7 +367,11 @@ def test_messenger_notices_are_dropped_and_counted_by_build(twin, tmp_path):
     for i in range(6):
         texts += [f"question number {i} for you?", f"my considered answer number {i}"]
         texts += ["Pat reacted ❤ to your message", "You sent an attachment."]
-    path = write_json(tmp_path / "message_1.json", messenger_2024(texts))
+    doc = messenger_2024(texts)
+    for m in doc["messages"]:  # both notices are about Pat, who exported the chat
+        if m["content"].startswith(("Pat reacted", "You sent")):
+            m["sender_name"] = "Pat"
+    path = write_json(tmp_path / "message_1.json", doc)
     out = tmp_path / "ds"
     r = twin("build", path, "--me", "Pat", "-o", out)
     assert r.code == 0, r.err

@@ -41,37 +41,102 @@ MEDIA_KINDS = (
 )
 SYSTEM_TYPES = frozenset(["Subscribe", "Unsubscribe"])
 # Notices Facebook and Instagram write as ordinary messages (the 2024 layout has no `type` to
-# tell them apart): reactions, likes, attachments the export lost, people leaving, the group
-# renamed. Nobody typed them, so they are system lines (dropped by build, counted there). In the
-# English and Chinese (simplified and traditional) wordings.
-_WHO = r"(?:You|.{1,80}?)"
+# tell them apart): reactions, likes, attachments the export lost, calls, people leaving, the
+# group renamed, themes and nicknames. Nobody typed them, so they are system lines or calls
+# (dropped by build, counted there). English and Chinese (simplified and traditional) wordings.
+# A notice names who did it: the message's own sender, "You", or an account Meta does not name;
+# any other name means a person typed a sentence of that shape ("I sent a photo.", "Tom left
+# the group." from Bob), which stays text.
+_WHO = r"(?P<who>.{1,80}?)"
+_ZH_WHO = r"(?P<who>.{0,80}?)"
+_ZH_MESSAGE = r"(?:消息|讯息|訊息)"
+_ZH_GROUP = r"(?:群组|群組|群聊|对话|對話)"
+_ZH_CALL = r"(?:視訊通話|视频通话|語音通話|语音通话|通話|通话|視訊聊天|视频聊天)"
 _NOTICES = [
-    r"Liked a message",
-    rf"(?:{_WHO} )?(?:reacted|Reacted) .{{1,16}} to (?:your|a|their|his|her) message\.?",
-    rf"{_WHO} liked (?:your|a) message\.?",
-    rf"{_WHO} sent an? (?:attachment|photo|video|voice message|audio clip|GIF|sticker|link)\.?",
-    rf"{_WHO} (?:left|has left) the (?:group|conversation|chat)\.?",
-    rf"{_WHO} named the (?:group|conversation|chat) .{{1,200}}",
-    rf"{_WHO} (?:removed|changed) the (?:group|conversation|chat) (?:name|photo)\.?",
-    rf"{_WHO} changed the group photo\.?",
-    rf"{_WHO} (?:added|removed) .{{1,200}} (?:to|from) the (?:group|conversation|chat)\.?",
-    rf"{_WHO} set (?:the|your|his|her|their) nickname .{{1,200}}",
-    rf"{_WHO} (?:changed|set) the (?:theme|emoji|chat theme|quick reaction) .{{0,200}}",
-    rf"{_WHO} (?:started|joined|ended) (?:a |the )?(?:video |audio )?(?:call|chat)\.?",
-    rf"{_WHO} unsent a message\.?",
+    (r"Liked a message", "system"),
+    (
+        rf"(?:{_WHO} )?(?:reacted|Reacted) .{{1,16}} to (?:your|a|their|his|her) message\.?",
+        "system",
+    ),
+    (rf"{_WHO} liked (?:your|a) message\.?", "system"),
+    (
+        rf"(?:{_WHO} )?[Ss]ent (?:an?|\d+) (?:attachments?|photos?|videos?|voice messages?|audio clips?"
+        r"|GIFs?|stickers?|links?)\.?",
+        "system",
+    ),
+    (rf"{_WHO} (?:left|has left) the (?:group|conversation|chat)\.?", "system"),
+    (rf"{_WHO} named the (?:group|conversation|chat) .{{1,200}}", "system"),
+    (rf"{_WHO} (?:removed|changed) the (?:group|conversation|chat) (?:name|photo)\.?", "system"),
+    (rf"{_WHO} changed the group photo\.?", "system"),
+    (
+        rf"{_WHO} (?:added|removed) .{{1,200}} (?:to|from) the (?:group|conversation|chat)\.?",
+        "system",
+    ),
+    (rf"{_WHO} set (?:the|your|his|her|their) nickname .{{1,200}}", "system"),
+    (rf"{_WHO} (?:changed|set) the (?:theme|emoji|chat theme|quick reaction) .{{0,200}}", "system"),
+    (rf"{_WHO} added \d+ .{{1,40}} text effects?\.?", "system"),
+    (rf"{_WHO} unsent a message\.?", "recall"),
+    (rf"{_WHO} (?:started|joined|ended) (?:an? |the )?(?:video |audio )?(?:call|chat)\.?", "call"),
+    (r"(?:The )?(?i:video chat|video call|audio call|call) (?:has )?ended\.?", "call"),
+    (rf"{_WHO} called you\.?", "call"),
+    (r"You (?:called|placed an? (?:video |audio )?call to .{1,80}?)\.?", "call"),
+    (r"You missed an? (?:video |audio )?(?:call|chat) from .{1,80}?\.?", "call"),
     # Chinese (simplified, traditional)
-    # "X 对你的消息做出了回应 ❤", "X 用 ❤ 回应了你的消息", "X 對你的訊息傳達了 ❤ 心情"
-    r"(?=.{0,120}(?:消息|讯息|訊息)).{0,100}?(?:回应|回應|心情).{0,24}",
-    r".{0,80}?(?:发送|傳送|傳送了|发送了)(?:了)?(?:一个|一個|一)?(?:附件|照片|影片|视频|語音訊息|语音消息)[。.]?",
-    r".{0,80}?(?:离开|離開|退出)了(?:群组|群組|群聊|对话|對話)[。.]?",
-    r".{0,80}?已(?:离开|離開|退出)(?:群组|群組|群聊|对话|對話)[。.]?",
-    r".{0,80}?(?:将|將|把)(?:群组|群組|群聊|对话|對話)(?:名称|名稱)?(?:命名为|命名為|改为|改為|更改为|更改為).{1,200}",
-    r".{0,80}?(?:将|將)(?:.{1,80})?(?:添加到|加入|新增至)(?:群组|群組|群聊|对话|對話)[。.]?",
-    r".{0,80}?(?:更改了|變更了)(?:群组|群組|群聊|对话|對話)(?:照片|名称|名稱|主题|主題)[。.]?",
-    r".{0,80}?(?:取消发送了|收回了)(?:一条|一則)?(?:消息|讯息|訊息)[。.]?",
+    (
+        rf"{_ZH_WHO}(?:對|对)你的{_ZH_MESSAGE}.{{0,40}}?(?:做出了回應|做出了回应|傳達了.{{1,16}}心情"
+        r"|传达了.{1,16}心情).{0,24}",  # the reaction may follow: "… 做出了回应 ❤"
+        "system",
+    ),
+    (rf"{_ZH_WHO}用.{{1,16}}(?:回應|回应)了你的{_ZH_MESSAGE}[。.]?", "system"),
+    (rf"{_ZH_WHO}(?:喜歡了|喜欢了)(?:一則|一条){_ZH_MESSAGE}[。.]?", "system"),
+    (
+        rf"{_ZH_WHO}(?:发送|傳送)了?\s?(?:一个|一個|一|\d+\s?(?:份|個|个|张|張)?)?\s?"
+        r"(?:附件|照片|影片|视频|語音訊息|语音消息)[。.]?",
+        "system",
+    ),
+    (rf"{_ZH_WHO}已?(?:离开|離開|退出)了?{_ZH_GROUP}[。.]?", "system"),
+    (
+        rf"{_ZH_WHO}(?:将|將|把){_ZH_GROUP}(?:名称|名稱)?(?:命名为|命名為|改为|改為|更改为|更改為).{{1,200}}",
+        "system",
+    ),
+    (rf"{_ZH_WHO}(?:将|將)(?:.{{1,80}})?(?:添加到|加入|新增至){_ZH_GROUP}[。.]?", "system"),
+    (rf"{_ZH_WHO}(?:更改了|變更了){_ZH_GROUP}(?:照片|名称|名稱|主题|主題)[。.]?", "system"),
+    (
+        rf"{_ZH_WHO}已?(?:将|將)(?:主題|主题)(?:變更為|变更为|更改为|更改為|改為|改为).{{1,200}}",
+        "system",
+    ),
+    (rf"{_ZH_WHO}(?:将|將)(?:你|.{{1,80}}?)的(?:暱稱|昵称)(?:設為|设为).{{1,200}}", "system"),
+    (rf"{_ZH_WHO}已?新增了?\s?\d+\s?(?:個|个)\s?.{{1,40}}文字特效[。.]?", "system"),
+    (rf"{_ZH_WHO}(?:取消发送了|收回了)(?:一条|一則)?{_ZH_MESSAGE}[。.]?", "recall"),
+    (rf"☎?\s*{_ZH_WHO}(?:開始了|开始了){_ZH_CALL}[。.]?", "call"),
+    (rf"☎?\s*{_ZH_CALL}已(?:結束|结束)[。.]?", "call"),
+    (rf"☎?\s*{_ZH_WHO}(?:撥打了電話給|拨打了电话给).{{0,80}}?[。.]?", "call"),
+    (r"☎?\s*你(?:錯過了|错过了).{0,80}?的(?:來電|来电)[。.]?", "call"),
 ]
-_NOTICE = re.compile("^(?:" + "|".join(_NOTICES) + ")$", re.S)
-_UNSENT = re.compile(r"^(?:.{1,80}? unsent a message\.?|.{0,80}?(?:取消发送了|收回了).*)$", re.S)
+_NOTICE_PATTERNS = [(re.compile(f"^(?:{p})$", re.S), kind) for p, kind in _NOTICES]
+# Who a notice may name besides the sender: you, or an account Meta leaves unnamed
+_YOU = frozenset(["You", "你", "您"])
+_UNNAMED = re.compile(
+    r"^(?:A contact|\d+ Messenger users?|An? Instagram user|Instagram user"
+    r"|(?:一|\d+) ?位 ?(?:聯絡人|联系人|Messenger 用戶|Messenger 用户)|Instagram ?(?:用戶|用户))$"
+)
+
+
+def notice_kind(text: str, sender: str) -> str | None:
+    """ "system", "recall" or "call" when `text` is a notice of Facebook's or Instagram's and
+    not words of the sender's, else None."""
+    if not text or len(text) > 300:
+        return None
+    for pattern, kind in _NOTICE_PATTERNS:
+        m = pattern.match(text)
+        if m is None:
+            continue
+        who = (m.groupdict().get("who") or "").strip()
+        if not who or who == sender.strip() or who in _YOU or _UNNAMED.match(who):
+            return kind
+    return None
+
+
 _PARTICIPANTS = re.compile(r'"participants"\s*:\s*\[')
 _MESSAGE_KEY = re.compile(r'"(?:sender_name|timestamp_ms)"\s*:')
 _SENDER_NAME = re.compile(r'"sender_name"\s*:\s*"')
@@ -224,12 +289,13 @@ def _kind_and_text(msg: dict) -> tuple[str, str]:
             return kind, text
     if msg.get("sticker"):
         return "sticker", text
+    notice = notice_kind(text.strip(), str(msg.get("sender_name") or ""))
     share = msg.get("share")
     if isinstance(share, dict) and share:
-        return "link", text or str(share.get("link") or share.get("share_text") or "")
-    notice = text.strip()
-    if notice and len(notice) <= 300 and _NOTICE.match(notice):
-        return ("recall" if _UNSENT.match(notice) else "system"), notice
+        link = str(share.get("link") or share.get("share_text") or "")
+        return "link", link if notice or not text else text  # "X sent an attachment." is no caption
+    if notice:
+        return notice, text.strip()
     if text:
         return "text", text
     return "other", ""
