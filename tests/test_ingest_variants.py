@@ -566,6 +566,31 @@ def test_whatsapp_encryption_notice_in_other_languages_is_a_system_line(
     assert pick(msgs, "sender", "kind") == [("", "system"), ("Ana", "text"), ("Ben", "text")]
 
 
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("Mensagem apagada", "recall"),
+        ("这条消息已删除", "recall"),
+        ("Это сообщение удалено", "recall"),
+        ("Пропущенный голосовой вызов", "call"),
+        ("未接语音通话", "call"),
+        ("\u200eimagem ocultada", "image"),
+        ("\u200eизображение отсутствует", "image"),
+        ("\u200e貼圖已略去", "sticker"),
+        ("\u200e此訊息已刪除", "recall"),
+    ],
+)
+def test_whatsapp_deletions_calls_and_media_in_other_languages(ingest_file, tmp_path, body, kind):
+    """Not text for training, and (iOS, after U+200E) still the sender's, not a system line."""
+    lines = [
+        "[31/12/2023, 22:00:00] Ana: oi",
+        f"[31/12/2023, 22:01:00] Bob: {body}",
+        "[31/12/2023, 22:02:00] Bob: tudo bem?",
+    ]
+    msgs = ingest_file(write(tmp_path / "c.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert (msgs[1]["sender"], msgs[1]["kind"]) == ("Bob", kind)
+
+
 def test_whatsapp_attached_markers_with_spaces_or_after_the_file_name(ingest_file, tmp_path):
     lines = [
         "3/6/18, 1:55 p.m. - Jo: < attached: 00000042-PHOTO-2020-06-07-15-13-20.jpg >",

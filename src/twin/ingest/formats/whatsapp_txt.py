@@ -80,8 +80,54 @@ OMITTED = {
     "<без медиафайлов>": "other",
     "<メディアなし>": "other",
     "<省略影音内容>": "other",
+    # iOS `image omitted` and the rest in other locales
+    "imagem ocultada": "image",
+    "vídeo ocultado": "video",
+    "áudio ocultado": "voice",
+    "figurinha omitida": "sticker",
+    "изображение отсутствует": "image",
+    "видео отсутствует": "video",
+    "аудиофайл отсутствует": "voice",
+    "стикер отсутствует": "sticker",
+    "圖片已略去": "image",
+    "影片已略去": "video",
+    "音訊已略去": "voice",
+    "貼圖已略去": "sticker",
+    "图片已忽略": "image",
+    "视频已忽略": "video",
+    "音频已忽略": "voice",
+    "贴图已忽略": "sticker",
+    "bild weggelassen": "image",
+    "video weggelassen": "video",
+    "audio weggelassen": "voice",
+    "sticker weggelassen": "sticker",
+    "imagen omitida": "image",
+    "video omitido": "video",
+    "audio omitido": "voice",
+    "sticker omitido": "sticker",
 }
-RECALLS = ("this message was deleted", "you deleted this message")
+RECALLS = (  # compared in lower case, without a final full stop
+    "this message was deleted",
+    "you deleted this message",
+    "mensagem apagada",
+    "esta mensagem foi apagada",
+    "você apagou esta mensagem",
+    "这条消息已删除",
+    "此消息已删除",
+    "你删除了此消息",
+    "此訊息已刪除",
+    "你已刪除此訊息",
+    "это сообщение удалено",
+    "вы удалили это сообщение",
+    "diese nachricht wurde gelöscht",
+    "du hast diese nachricht gelöscht",
+    "se eliminó este mensaje",
+    "eliminaste este mensaje",
+    "ce message a été supprimé",
+    "vous avez supprimé ce message",
+    "questo messaggio è stato eliminato",
+    "hai eliminato questo messaggio",
+)
 # The encryption notice, which old Android exports write under the group's name as if it wrote it
 # (English, then the locales with the most WhatsApp users; each notice's opening words)
 _ENCRYPTION_NOTICE = re.compile(
@@ -99,7 +145,26 @@ _ENCRYPTION_NOTICE = re.compile(
     r"|消息和通话都?(?:已进行|已经)?端到端加密)",
     re.I,
 )
-MISSED_CALLS = ("missed voice call", "missed video call")
+MISSED_CALLS = (
+    "missed voice call",
+    "missed video call",
+    "пропущенный голосовой вызов",
+    "пропущенный видеовызов",
+    "пропущенный аудиозвонок",
+    "пропущенный видеозвонок",
+    "chamada de voz perdida",
+    "chamada de vídeo perdida",
+    "未接语音通话",
+    "未接视频通话",
+    "未接語音通話",
+    "未接視訊通話",
+    "verpasster sprachanruf",
+    "verpasster videoanruf",
+    "llamada de voz perdida",
+    "videollamada perdida",
+    "appel vocal manqué",
+    "appel vidéo manqué",
+)
 
 _TAG_KINDS = {
     "PHOTO": "image",
