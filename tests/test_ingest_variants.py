@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -340,6 +341,39 @@ def test_messenger_2024_notices_and_lookalikes_typed_by_people(ingest_file, tmp_
     path = write_json(tmp_path / "inbox" / "pat_123" / "message_1.json", doc)
     msgs = ingest_file(path, extra=("--me", "Sam Lee"))
     assert [(m["text"], m["kind"]) for m in msgs] == [(t, k) for _, t, k in NOTICES_2024]
+
+
+def test_messenger_end_to_end_encrypted_export(ingest_file, tmp_path):
+    """Messenger's end-to-end encrypted chats: participants as plain names, threadName,
+    senderName/text/timestamp/isUnsent/media, oldest first; strings in the same mojibake."""
+    doc = {
+        "participants": ["Sam Lee", "Pat Kim", "Jo"],
+        "threadName": "Hiking crew",
+        "messages": [
+            {"senderName": "Pat Kim", "text": "caf\u00c3\u00a9 at 9?", "timestamp": 1700000000000,
+             "type": "Generic", "isUnsent": False, "media": [], "reactions": []},
+            {"senderName": "Sam Lee", "text": "yes", "timestamp": 1700000060000,
+             "type": "Generic", "isUnsent": False, "media": [], "reactions": []},
+            {"senderName": "Jo", "text": "", "timestamp": 1700000120000, "type": "Generic",
+             "isUnsent": False, "media": [{"uri": "./media/trail.jpg"}], "reactions": []},
+            {"senderName": "Jo", "text": "", "timestamp": 1700000180000, "type": "Generic",
+             "isUnsent": False, "media": [{"uri": "./media/note.m4a"}], "reactions": []},
+            {"senderName": "Sam Lee", "text": "oops", "timestamp": 1700000240000,
+             "type": "Generic", "isUnsent": True, "media": [], "reactions": []},
+        ],
+    }  # fmt: skip
+    path = write_json(tmp_path / "messages" / "hiking_3.json", doc)
+    msgs = ingest_file(path, extra=("--me", "Sam Lee"))
+    assert pick(msgs, "sender", "kind", "text") == [
+        ("Pat Kim", "text", "café at 9?"),
+        ("Sam Lee", "text", "yes"),
+        ("Jo", "image", ""),
+        ("Jo", "voice", ""),
+        ("Sam Lee", "recall", "oops"),
+    ]
+    assert datetime.fromisoformat(msgs[0]["time"]).timestamp() == 1700000000  # Unix ms
+    assert {(m["chat_name"], m["group"]) for m in msgs} == {("Hiking crew", True)}
+    assert [m["me"] for m in msgs] == [False, True, False, False, True]
 
 
 def test_messenger_share_under_a_notice_is_the_link():

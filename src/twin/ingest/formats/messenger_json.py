@@ -7,6 +7,11 @@ which share `thread_path` and so one chat. Every string was written as UTF-8 byt
 Latin-1 ("\u00e2\u0080\u0099" for ’): each is re-encoded to Latin-1 and decoded as UTF-8, and a
 string that does not survive the round trip is kept as it is. The export does not say who
 downloaded it: --me names you.
+
+End-to-end encrypted chats (Messenger's default since 2024) come in another layout:
+`{participants: ["name", …], threadName, messages: [{senderName, text, timestamp (Unix ms),
+type, isUnsent, media: [{uri}], reactions}]}`, oldest first. It is read as the layout above
+(`_from_e2ee`), the kind of each medium told by its file's extension.
 """
 
 from __future__ import annotations
@@ -143,15 +148,66 @@ _SENDER_NAME = re.compile(r'"sender_name"\s*:\s*"')
 _TIMESTAMP_MS = re.compile(r'"timestamp_ms"\s*:\s*\d')
 
 
+_E2EE_SENDER = re.compile(r'"senderName"\s*:\s*"')
+_E2EE_TIMESTAMP = re.compile(r'"timestamp"\s*:\s*\d')
+_E2EE_THREAD = re.compile(r'"(?:threadName|participants)"\s*:')
+
+
 def sniff(head: str, source: Source) -> bool:
     """A message_N.json, also trimmed of `participants`: then messages must carry both
-    sender_name and timestamp_ms (no other exporter writes those two keys)."""
+    sender_name and timestamp_ms (no other exporter writes those two keys). The end-to-end
+    encrypted layout: threadName or participants, and senderName with timestamp."""
     text = head.lstrip("\ufeff").lstrip()
     if not text.startswith("{") or '"messages"' not in text:
         return False
     if _PARTICIPANTS.search(text) and _MESSAGE_KEY.search(text):
         return True
+    if _E2EE_THREAD.search(text) and _E2EE_SENDER.search(text) and _E2EE_TIMESTAMP.search(text):
+        return True
     return bool(_SENDER_NAME.search(text) and _TIMESTAMP_MS.search(text))
+
+
+# The kind of an end-to-end encrypted export's medium, by its file's extension
+_E2EE_MEDIA = {
+    **dict.fromkeys(("jpg", "jpeg", "png", "webp", "heic", "bmp"), "photos"),
+    **dict.fromkeys(("mp4", "mov", "webm", "m4v", "3gp"), "videos"),
+    **dict.fromkeys(("aac", "m4a", "mp3", "ogg", "opus", "wav", "amr"), "audio_files"),
+    "gif": "gifs",
+}
+
+
+def _from_e2ee(data: dict) -> dict:
+    """An end-to-end encrypted export in the classic layout's keys; others unchanged."""
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not any(
+        isinstance(m, dict) and "senderName" in m for m in messages
+    ):
+        return data
+    listed = data.get("participants")
+    out = {
+        "participants": [
+            {"name": p} if isinstance(p, str) else p
+            for p in (listed if isinstance(listed, list) else [])
+        ],
+        "title": data.get("threadName", data.get("title")),
+        "messages": [],
+    }
+    for m in messages:
+        if not isinstance(m, dict):
+            out["messages"].append(m)
+            continue
+        msg = {
+            "sender_name": m.get("senderName"),
+            "timestamp_ms": m.get("timestamp"),
+            "content": m.get("text"),
+            "is_unsent": m.get("isUnsent"),
+        }
+        for medium in m.get("media") if isinstance(m.get("media"), list) else []:
+            uri = str(medium.get("uri") or "") if isinstance(medium, dict) else ""
+            key = _E2EE_MEDIA.get(uri.rsplit(".", 1)[-1].lower(), "files")
+            msg.setdefault(key, []).append(medium)
+        out["messages"].append(msg)
+    return out
 
 
 class _Repair:
@@ -185,7 +241,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     if not isinstance(raw, dict):
         raise InputError(source.display, "top level", f"a JSON {json_type(raw)}", EXPECTED)
     repair = _Repair()
-    data = repair.tree(raw)
+    data = _from_e2ee(repair.tree(raw))
     messages = data.get("messages")
     if not isinstance(messages, list):
         raise InputError(source.display, "top level", "no messages array", EXPECTED)
