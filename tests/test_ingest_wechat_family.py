@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import read_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -413,6 +414,36 @@ def test_pywxdump_unquoted_json_of_old_versions(tmp_path, ingest_file):
         ("text", '在,"刚到", 怎么了'),
         ("image", ""),
     ]
+
+
+def test_weflow_weclone_csv_one_chat_a_file(tmp_path, twin):
+    """WeFlow's "WeClone CSV": PyWxDump's columns without room_name, a BOM, English type
+    names, UTC times with a Z; the chat is the file, the group told by its senders."""
+    rows = [
+        "\ufeffid,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime",
+        "1,9001,text,0,阿强,周末爬山吗？,,2023-11-15T10:00:00.000Z",
+        "2,9002,text,1,我,好啊,,2023-11-15T10:00:05.000Z",
+        "3,9003,image,0,小明,图片,images/a.jpg,2023-11-15T10:01:00.000Z",
+        "4,9004,text,0,小明,小明撤回了一条消息,,2023-11-15T10:02:00.000Z",
+        '5,9005,file,1,我,"行程,v2.pdf",行程.pdf,2023-11-15T10:03:00.000Z',
+    ]
+    path = tmp_path / "爬山群.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-8"))
+    out = tmp_path / "m.jsonl"
+    r = twin("ingest", path, "-o", out)
+    assert r.code == 0, r.err
+    assert "WeFlow's WeClone CSV" in r.out and "Excel" not in r.out
+    msgs = read_jsonl(out)
+    assert [(m["sender"], m["me"], m["kind"], m["text"]) for m in msgs] == [
+        ("阿强", False, "text", "周末爬山吗？"),
+        ("我", True, "text", "好啊"),
+        ("小明", False, "image", ""),
+        ("小明", False, "recall", "小明撤回了一条消息"),
+        ("我", True, "file", "行程,v2.pdf"),
+    ]
+    assert {m["chat"] for m in msgs} == {"wechat:爬山群"}
+    assert datetime.fromisoformat(msgs[0]["time"]).timestamp() == 1700042400  # UTC
+    assert "wxid" not in json.dumps(msgs)
 
 
 def test_pywxdump_excel_resave_gb18030(tmp_path, twin):

@@ -8,6 +8,11 @@ Layouts, told by the header:
 `room_name` is the chat (`…@chatroom` for groups), `is_sender` says who is me, `talker` is `我` or a
 wxid. A `users.json` beside the file (written by PyWxDump) gives names for those wxids.
 Excel re-saves are GB18030 with times like `2024/10/4 11:42` and long ids as floats.
+
+WeFlow (a WeChat 4 exporter) writes the same columns without `room_name` for WeClone ("WeClone
+CSV"): one file per chat, named after it, with a BOM; `talker` is the sender's display name
+(mine: my name, `我` or `Me`), `type_name` in English (text, image, sticker, video, voice,
+location, file; anything else is "text"), and `CreateTime` in UTC (`2023-11-15T10:00:00.000Z`).
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 
-from twin.ingest.formats._common import strip_markup
+from twin.ingest.formats._common import strip_markup, unix_time
 from twin.ingest.formats._csv import CsvRows
 from twin.ingest.formats._json import loads as json_loads
 from twin.ingest.formats._wechat import kind_of_type, message_id, split_quote, wall_time
@@ -32,6 +38,19 @@ LABEL = "PyWxDump CSV"
 ME = "file"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 REQUIRED = ("type_name", "is_sender", "talker", "room_name", "CreateTime")
+WEFLOW = ("id", "MsgSvrID", "type_name", "is_sender", "talker", "msg", "src", "CreateTime")
+# WeFlow's type names (its `weclone_type_name`); system lines and links come as "text"
+WEFLOW_KINDS = {
+    "text": "text",
+    "image": "image",
+    "sticker": "sticker",
+    "video": "video",
+    "voice": "voice",
+    "location": "location",
+    "file": "file",
+}
+_RECALL = re.compile(r"^.{0,40}撤回了一条消息$", re.S)
+_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$")
 _TRUE = {"1", "true", "1.0"}
 _FALSE = {"0", "false", "0.0"}
 _PLACEHOLDER_TALKERS = {"我", "未知", "系统", ""}
@@ -64,13 +83,28 @@ _CALL = re.compile(r"语音/视频通话\[(.*)\]", re.S)
 
 def sniff(head: str, source: Source) -> bool:
     first = head.lstrip("\ufeff").split("\n", 1)[0].strip()
-    names = {c.strip().strip('"') for c in first.split(",")}
+    header = [c.strip().strip('"') for c in first.split(",")]
+    names = set(header)
+    if tuple(header) == WEFLOW:
+        return True
     return all(k in names for k in REQUIRED) and ("msg" in names or "content" in names)
+
+
+def _utc(text: str) -> tuple[str, float] | None:
+    """WeFlow's `2023-11-15T10:00:00.000Z`, shown in local time as other Unix times are."""
+    if not _ISO_UTC.match(text.strip()):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return unix_time(moment.timestamp())
 
 
 def _known(type_name: str) -> bool:
     return (
         type_name in TYPE_KINDS
+        or type_name in WEFLOW_KINDS
         or type_name.startswith("(分享)")
         or kind_of_type(type_name) is not None
     )
@@ -78,7 +112,9 @@ def _known(type_name: str) -> bool:
 
 def kind_and_text(type_name: str, msg: str) -> tuple[str, str, dict | None, bool]:
     """(kind, text, reply_to, forwarded) from PyWxDump's type name and normalized `msg`."""
-    kind = TYPE_KINDS.get(type_name)
+    kind = TYPE_KINDS.get(type_name) or WEFLOW_KINDS.get(type_name)
+    if type_name == "text" and _RECALL.match(msg.strip()):
+        return "recall", msg.strip(), None, False  # WeFlow writes system lines as "text"
     if kind is None:
         kind = "link" if type_name.startswith("(分享)") else (kind_of_type(type_name) or "other")
     if type_name == "合并转发的聊天记录":
@@ -156,7 +192,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         if header is None:
             return
         col = {name: i for i, name in enumerate(header)}
-        missing = [k for k in REQUIRED if k not in col]
+        weflow = tuple(header) == WEFLOW
+        missing = [k for k in REQUIRED if k not in col and not (weflow and k == "room_name")]
         body = col.get("msg", col.get("content"))
         if missing or body is None:
             report.bad_row(
@@ -167,7 +204,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             )
             return
         json_content = "msg" not in col
-        excel = report.encoding != "utf-8"  # PyWxDump writes UTF-8 without a BOM
+        # PyWxDump writes UTF-8 without a BOM, WeFlow with one
+        excel = report.encoding not in (("utf-8", "utf-8-sig") if weflow else ("utf-8",))
         width = len(header)
         for where, start, row in rows:
             if len(row) > width and json_content:
@@ -193,7 +231,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             when = row[col["CreateTime"]]
             if "/" in when:
                 excel = True
-            timed = wall_time(when)
+            timed = _utc(when) if weflow else wall_time(when)
+            if timed is None and weflow:
+                timed = wall_time(when)  # re-saved by a spreadsheet
             if timed is None:
                 report.bad_row(
                     where,
@@ -201,9 +241,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     "a time like 2023-12-01 10:00:00 (or 2024/10/4 11:42 after Excel)",
                 )
                 continue
-            room = row[col["room_name"]].strip() or _chat_from_name(source)
+            room = (row[col["room_name"]].strip() if not weflow else "") or _chat_from_name(source)
             talker = row[col["talker"]].strip()
-            sender_id = None if talker in _PLACEHOLDER_TALKERS else talker
+            sender_id = None if talker in _PLACEHOLDER_TALKERS or weflow else talker
             sender = names.get(talker) or talker or ("我" if me else names.get(room, room))
             type_name = row[col["type_name"]].strip()
             if not _known(type_name):
@@ -215,7 +255,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 sender=sender,
                 sender_id=sender_id,
                 me=me,
-                group=room.endswith("@chatroom"),
+                group=None if weflow else room.endswith("@chatroom"),  # WeFlow: by senders
                 time=timed[0],
                 ts=timed[1],
                 kind=kind,
@@ -226,6 +266,8 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 source=FileLine(display, start),
             )
     version = "2.x (content JSON)" if json_content else "3.x (msg, src)"
+    if weflow:
+        version = "WeFlow's WeClone CSV (one chat a file, no room_name)"
     if spilled:
         version = "<=2.4.8 (content JSON, unquoted)"
     if excel:
