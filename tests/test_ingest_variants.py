@@ -625,6 +625,19 @@ def test_whatsapp_deletions_calls_and_media_in_other_languages(ingest_file, tmp_
     assert (msgs[1]["sender"], msgs[1]["kind"]) == ("Bob", kind)
 
 
+def test_whatsapp_arabic_locale_digits_comma_and_meridiem(ingest_file, tmp_path):
+    """Arabic-Indic digits, the Arabic comma after the date, ص (a.m.) and م (p.m.); day first."""
+    lines = [
+        "٠٣/٠٢/٢٠٢٣، ١٠:٠٥ م - Ana: مرحبا",
+        "٠٤/٠٢/٢٠٢٣، ٩:٠٠ ص - Bob: صباح الخير",
+    ]
+    msgs = ingest_file(write(tmp_path / "ar.txt", "\n".join(lines) + "\n"), extra=("--me", "Ana"))
+    assert pick(msgs, "sender", "time") == [
+        ("Ana", "2023-02-03T22:05:00"),
+        ("Bob", "2023-02-04T09:00:00"),
+    ]
+
+
 def test_whatsapp_attached_markers_with_spaces_or_after_the_file_name(ingest_file, tmp_path):
     lines = [
         "3/6/18, 1:55 p.m. - Jo: < attached: 00000042-PHOTO-2020-06-07-15-13-20.jpg >",

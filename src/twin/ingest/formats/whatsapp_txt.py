@@ -31,11 +31,11 @@ ME = "--me"  # how the user's messages are found: twin.ingest.importer.MeRule
 
 _SP = "[ \u202f\u00a0]"
 _STAMP = (
-    r"(?P<d1>\d{1,4})(?P<ds>[./-])(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4}),?" + _SP + "{1,2}"
+    r"(?P<d1>\d{1,4})(?P<ds>[./-])(?P<d2>\d{1,2})(?P=ds)(?P<d3>\d{1,4})[,\u060c]?" + _SP + "{1,2}"
     r"(?:klo" + _SP + ")?"  # Finnish: `13.6.2018 klo 21.25`
     r"(?:(?P<ap2>上午|下午|午前|午後)" + _SP + "?)?"  # Chinese, Japanese: `2023/3/12 下午8:05`
     r"(?P<h>\d{1,2})(?P<ts>[:.])(?P<mi>\d{2})(?:(?P=ts)(?P<s>\d{2}))?"
-    r"(?:" + _SP + r"?(?P<ap>[AaPp])\.?" + _SP + r"?[Mm]\.?)?"
+    r"(?:" + _SP + r"?(?P<ap>[AaPp])\.?" + _SP + r"?[Mm]\.?|" + _SP + r"(?P<ap3>[\u0635\u0645]))?"
 )
 ANDROID = re.compile(_STAMP + _SP + "[-\u2013]" + _SP + "(?P<rest>.*)", re.S)
 IOS = re.compile(r"\[" + _STAMP + r"\]" + _SP + "(?P<rest>.*)", re.S)
@@ -216,12 +216,14 @@ class _Style:
     date_sep: str
     time_sep: str
     twelve_hour: bool
-    # `a. m.`/`p. m.` (Spanish and other locales that write the day first), not `AM`/`PM`
+    # `a. m.`/`p. m.` (Spanish and other locales that write the day first) or Arabic `ص`/`م`,
+    # not `AM`/`PM`
     dotted: bool = field(default=False, compare=False)
 
     @classmethod
     def of(cls, m: re.Match, ios: bool) -> _Style:
         dotted = m["ap"] is not None and "." in m.string[m.start("ap") : m.start("ap") + 4]
+        dotted = dotted or m["ap3"] is not None
         return cls(ios, m["ds"], m["ts"], _meridiem(m) is not None, dotted)
 
     def matches(self, m: re.Match) -> bool:
@@ -319,6 +321,8 @@ def _meridiem(m: re.Match) -> str | None:
         return m["ap"].lower()
     if m["ap2"] is not None:
         return "p" if m["ap2"] in ("下午", "午後") else "a"
+    if m["ap3"] is not None:  # Arabic: ص (sabahan) before noon, م (masa'an) after
+        return "p" if m["ap3"] == "\u0645" else "a"
     return None
 
 
