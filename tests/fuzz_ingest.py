@@ -214,6 +214,24 @@ PYWXDUMP_CSV = (
     "2,7594861486645126963,文本,1,我,wxid_sam01,火锅吧,,2023-12-01 10:00:30\n"
     "3,7594861486645126964,图片,0,wxid_sam01,wxid_sam01,图片,a.dat,2023-12-01 10:00:40\n"
 )
+CHATLOG_CSV = (
+    "Time,SenderName,Sender,TalkerName,Talker,Content\n"
+    "2024-05-01 12:00:00,Sam,wxid_sam01,Sam,wxid_sam01,晚上吃什么？\n"
+    "2024-05-01 12:00:30,,wxid_pat02,Sam,wxid_sam01,火锅吧\n"
+    "2024-05-01 12:00:40,Sam,wxid_sam01,Sam,wxid_sam01,![图片](http://127.0.0.1:5030/image/a)\n"
+    '2024-05-01 12:01:00,Sam,wxid_sam01,Sam,wxid_sam01,"> 我(wxid_pat02) 05-01 12:00:30\n> 火锅吧\n好"\n'
+)
+CHATLOG_JSON = [
+    {"seq": 1, "time": "2024-05-01T12:00:00+08:00", "talker": "wxid_sam01", "talkerName": "Sam",
+     "isChatRoom": False, "sender": "wxid_sam01", "senderName": "Sam", "isSelf": False, "type": 1,
+     "subType": 0, "content": "晚上吃什么？"},
+    {"seq": 2, "time": "2024-05-01T12:00:30+08:00", "talker": "wxid_sam01", "talkerName": "Sam",
+     "isChatRoom": False, "sender": "wxid_pat02", "senderName": "", "isSelf": True, "type": 1,
+     "subType": 0, "content": "火锅吧"},
+    {"seq": 3, "time": "2024-05-01T12:00:40+08:00", "talker": "wxid_sam01", "talkerName": "Sam",
+     "isChatRoom": False, "sender": "wxid_sam01", "senderName": "Sam", "isSelf": False, "type": 49,
+     "subType": 6, "content": "", "contents": {"title": "a.pdf"}},
+]  # fmt: skip
 WECHATMSG_TXT = (
     "2024-12-01 10:00:00 Sam\n晚上吃什么？\n\n2024-12-01 10:00:40 Sam\n【图片】\n\n"
     "2024-12-01 10:01:00 Pat\n好呀\n引用：Sam: 晚上吃什么？\n\n2024-12-01 10:01:40\n你撤回了一条消息\n"
@@ -236,6 +254,8 @@ SEEDS: dict[str, tuple[str, bytes, str, str]] = {
     "wechat2025-csv": ("Sam.csv", WECHAT2025_CSV.encode("utf-8-sig"), "wechat2025-csv", "Pat"),
     "pywxdump-csv": ("wxid_sam01_0_5000.csv", PYWXDUMP_CSV.encode(), "pywxdump-csv", "Pat"),
     "wechatmsg-txt": ("Sam.txt", WECHATMSG_TXT.encode(), "wechatmsg-txt", "Pat"),
+    "chatlog-csv": ("chatlog.csv", CHATLOG_CSV.encode(), "chatlog-csv", "Pat"),
+    "chatlog-json": ("chatlog.json", _json(CHATLOG_JSON), "chatlog-json", "Pat"),
 }  # fmt: skip
 
 HOSTILE = [

@@ -16,6 +16,8 @@ ORDER = (
     "wechatmsg_csv",
     "wechat2025_csv",
     "pywxdump_csv",
+    "chatlog_csv",
+    "chatlog_json",
     "qq_txt",
     "qq_json",
     "telegram_json",
