@@ -114,3 +114,18 @@ def tiny_run(tmp_path_factory, tiny_model, tiny_dataset) -> Path:
 
 # Long tests say what they are doing (see long_tests.py): the hook, imported, is registered here.
 from long_tests import pytest_runtest_protocol  # noqa: E402, F401
+
+
+def drawn_text(monkeypatch) -> list[str]:
+    """Every text the charts draw from now on (twin.charts.Canvas.text), in order."""
+    from twin import charts
+
+    drawn: list[str] = []
+    original = charts.Canvas.text
+
+    def record(self, x, y, text, size, align="lt", color=charts.INK):
+        drawn.append(text)
+        return original(self, x, y, text, size, align, color)
+
+    monkeypatch.setattr(charts.Canvas, "text", record)
+    return drawn

@@ -8,13 +8,14 @@ import io
 from pathlib import Path
 
 import pytest
+from conftest import drawn_text
 from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 from fontTools.ttLib.ttCollection import TTCollection
 from PIL import Image
 
-from twin import charts, fonts
+from twin import fonts
 from twin.charts import Layer, bar_chart, nice_ticks, number, step_chart
 from twin.fonts import ChartFont, FontFileError, cjk_candidates, font_runs, read_cmap
 
@@ -146,14 +147,7 @@ def test_step_chart_draws_each_layer_stacked(tmp_path):
 
 
 def test_bar_chart_fits_long_labels_and_shows_values(tmp_path, monkeypatch):
-    drawn: list[str] = []
-    original = charts.Canvas.text
-
-    def record(self, x, y, text, size, align="lt", color=charts.INK):
-        drawn.append(text)
-        return original(self, x, y, text, size, align, color)
-
-    monkeypatch.setattr(charts.Canvas, "text", record)
+    drawn = drawn_text(monkeypatch)
     labels = ["short", "x" * 300]
     bar_chart(tmp_path / "b.png", labels, [Layer([5, 1_234], "#339af0")], "T", show_values=True)
     assert "short" in drawn and "1,234" in drawn
@@ -164,11 +158,7 @@ def test_bar_chart_fits_long_labels_and_shows_values(tmp_path, monkeypatch):
 
 
 def test_empty_charts_say_none(tmp_path, monkeypatch):
-    drawn: list[str] = []
-    original = charts.Canvas.text
-    monkeypatch.setattr(
-        charts.Canvas, "text", lambda self, *a, **k: drawn.append(a[2]) or original(self, *a, **k)
-    )
+    drawn = drawn_text(monkeypatch)
     bar_chart(tmp_path / "a.png", [], [Layer([], "#339af0")], "Redacted")
     step_chart(tmp_path / "b.png", [], [Layer([], "#339af0")], "Lengths", xlabel="characters")
     assert drawn.count("none") == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import drawn_text
 
 from twin.fonts import (
     CJK_FAMILIES,
@@ -38,17 +39,9 @@ def test_html_font_stack_covers_cjk_and_emoji_on_every_system():
 
 def _chat_labels(path: Path, names: list[str], monkeypatch) -> list[str]:
     """Draw the chats chart and return its chat labels (top to bottom) as drawn."""
-    from twin import charts
     from twin.dataset import report
 
-    drawn: list[str] = []
-    original = charts.Canvas.text
-
-    def record(self, x, y, text, size, align="lt", color=charts.INK):
-        drawn.append(text)
-        return original(self, x, y, text, size, align, color)
-
-    monkeypatch.setattr(charts.Canvas, "text", record)
+    drawn = drawn_text(monkeypatch)
     report._chats([(n, 10 - i, 1) for i, n in enumerate(names)], path)
     assert path.is_file()
     return [t for t in drawn if t.startswith("#")]
