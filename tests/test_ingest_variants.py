@@ -376,7 +376,7 @@ def test_messenger_end_to_end_encrypted_export(ingest_file, tmp_path):
     assert [m["me"] for m in msgs] == [False, True, False, False, True]
 
 
-def test_messenger_share_under_a_notice_is_the_link():
+def test_messenger_notice_over_a_share_or_photo_is_no_caption():
     from twin.ingest.formats.messenger_json import _kind_and_text
 
     share = {"link": "https://example.org/reel/1"}
@@ -384,6 +384,10 @@ def test_messenger_share_under_a_notice_is_the_link():
     assert _kind_and_text(msg) == ("link", "https://example.org/reel/1")
     msg["content"] = "look at this"
     assert _kind_and_text(msg) == ("link", "look at this")
+    photo = {"sender_name": "Pat", "content": "Pat sent a photo.", "photos": [{"uri": "a.jpg"}]}
+    assert _kind_and_text(photo) == ("image", "")  # the notice is no caption
+    photo["content"] = "the summit!"
+    assert _kind_and_text(photo) == ("image", "the summit!")
 
 
 def test_messenger_text_that_only_mentions_a_notice_stays_text():

@@ -340,16 +340,17 @@ def _kind_and_text(msg: dict) -> tuple[str, str]:
         )
         verb = "added" if msg_type == "Subscribe" else "removed"
         return "system", f"{verb} {users}".strip()
+    notice = notice_kind(text.strip(), str(msg.get("sender_name") or ""))
+    caption = "" if notice else text  # "X sent a photo." over a photo is no caption
     for key, kind in MEDIA_KINDS:
         if msg.get(key):
-            return kind, text
+            return kind, caption
     if msg.get("sticker"):
-        return "sticker", text
-    notice = notice_kind(text.strip(), str(msg.get("sender_name") or ""))
+        return "sticker", caption
     share = msg.get("share")
     if isinstance(share, dict) and share:
         link = str(share.get("link") or share.get("share_text") or "")
-        return "link", link if notice or not text else text  # "X sent an attachment." is no caption
+        return "link", caption or link
     if notice:
         return notice, text.strip()
     if text:
