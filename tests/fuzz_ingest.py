@@ -221,6 +221,15 @@ CHATLOG_CSV = (
     "2024-05-01 12:00:40,Sam,wxid_sam01,Sam,wxid_sam01,![图片](http://127.0.0.1:5030/image/a)\n"
     '2024-05-01 12:01:00,Sam,wxid_sam01,Sam,wxid_sam01,"> 我(wxid_pat02) 05-01 12:00:30\n> 火锅吧\n好"\n'
 )
+QCE_TXT = (
+    "[QQChatExporter V5 / https://github.com/shuakami/qq-chat-exporter]\n\n"
+    "===============================================\n           QQ聊天记录导出文件\n"
+    "===============================================\n\n聊天名称: Sam\n聊天类型: 私聊\n\n\n"
+    "Sam:\n时间: 2024-01-02 08:00:00\n内容: 晚上吃什么？\n\n\n"
+    "Pat:\n时间: 2024-01-02 08:01:00\n内容: [回复 Sam: 晚上吃什么？]\n火锅吧\n回复: Sam - 晚上吃什么？\n\n\n"
+    "Sam:\n时间: 2024-01-02 08:02:00\n内容: [图片: a.jpg]\n资源: 1 个文件\n  - image: a.jpg\n\n"
+    "===============================================\n              导出完成\n"
+)
 CHATLOG_JSON = [
     {"seq": 1, "time": "2024-05-01T12:00:00+08:00", "talker": "wxid_sam01", "talkerName": "Sam",
      "isChatRoom": False, "sender": "wxid_sam01", "senderName": "Sam", "isSelf": False, "type": 1,
@@ -255,6 +264,7 @@ SEEDS: dict[str, tuple[str, bytes, str, str]] = {
     "pywxdump-csv": ("wxid_sam01_0_5000.csv", PYWXDUMP_CSV.encode(), "pywxdump-csv", "Pat"),
     "wechatmsg-txt": ("Sam.txt", WECHATMSG_TXT.encode(), "wechatmsg-txt", "Pat"),
     "chatlog-csv": ("chatlog.csv", CHATLOG_CSV.encode(), "chatlog-csv", "Pat"),
+    "qce-txt": ("Sam.txt", QCE_TXT.encode(), "qce-txt", "Pat"),
     "chatlog-json": ("chatlog.json", _json(CHATLOG_JSON), "chatlog-json", "Pat"),
 }  # fmt: skip
 

@@ -8,6 +8,7 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from conftest import read_jsonl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -203,6 +204,23 @@ def test_qq_txt_group_notices_of_the_1000000_account_are_system_lines(ingest_fil
     msgs = ingest_file(write_qq(tmp_path / "qq.txt", lines + QQ_LINES[8:]), extra=("--me", "我"))
     notice = next(m for m in msgs if m["text"] == "小明加入本群。")
     assert notice["kind"] == "system" and notice["sender_id"] == "1000000"
+
+
+def test_qq_txt_chat_listed_under_two_groups_is_read_once(twin, tmp_path):
+    """A chat under its 消息分组 and again under 最近联系人: the second copy's messages are
+    counted, not read twice; the same message twice inside one block stays."""
+    block = [
+        "2010-05-27 12:29:35 小明(10001)", "6块钱包月55", "",
+        "2010-05-27 12:30:01 阿强(10002)", "好的", "",
+        "2010-05-27 12:30:01 阿强(10002)", "好的", "",
+    ]  # fmt: skip
+    lines = [QQ_TITLE, "", SEP, "消息分组:我的好友", SEP, "消息对象:小明", SEP, "", *block]
+    lines += [SEP, "消息分组:最近联系人", SEP, "消息对象:小明", SEP, "", *block[:6]]
+    out = tmp_path / "m.jsonl"
+    r = twin("ingest", write_qq(tmp_path / "qq.txt", lines), "-o", out, "--me", "阿强")
+    assert r.code == 0, r.err
+    assert [m["text"] for m in read_jsonl(out)] == ["6块钱包月55", "好的", "好的"]
+    assert "repeated in another block of the same chat" in r.out and " 2" in r.out
 
 
 def test_qq_txt_skipped_header_takes_its_body(ingest_file, tmp_path):
@@ -469,6 +487,90 @@ def test_qq_json_v5_rendered_text_is_taken_apart(ingest_file, tmp_path):
         ("video", ""),
     ]
     assert msgs[4]["reply_to"] == {"id": "9"}
+
+
+QCE_TXT = """[QQChatExporter V5 / https://github.com/shuakami/qq-chat-exporter]
+[本软件是免费的开源项目~]
+
+===============================================
+           QQ聊天记录导出文件
+===============================================
+
+聊天名称: 周末爬山群
+聊天类型: 群聊
+参与人数: 3
+消息总数: 7
+
+
+阿强:
+时间: 2024-01-02 08:00:00
+内容: 周末爬山吗？[/微笑]
+第二行
+
+
+我:
+时间: 2024-01-02 08:01:00
+内容: @阿强 去！
+提及: 阿强
+
+
+小明:
+时间: 2024-01-02 08:02:00
+内容: [图片: a.jpg]
+资源: 1 个文件
+  - image: a.jpg
+
+
+小明:
+时间: 2024-01-02 08:03:00
+内容: [image消息]
+资源: 1 个文件
+  - image: b.jpg
+
+
+阿强:
+时间: 2024-01-02 08:04:00
+内容: [回复 我: @阿强 去！]
+好的
+回复: 01-02 08:01 我 - @阿强 去！
+
+
+我:
+时间: 2024-01-02 08:05:00
+内容: [语音 3秒]
+资源: 1 个文件
+  - audio: v.silk
+
+
+系统消息:
+时间: 2024-01-02 08:06:00
+内容: [系统消息]
+
+===============================================
+              导出完成
+===============================================
+总计导出 7 条消息
+"""
+
+
+def test_qce_txt_read_as_its_json_twin(ingest_file, tmp_path):
+    """QCE's TXT export: blocks of `name:`, `时间:`, `内容:` (its rendered text, lines after it
+    too), `资源:`; read as the same exporter's JSON is."""
+    path = tmp_path / "周末爬山群.txt"
+    path.write_text(QCE_TXT, encoding="utf-8")
+    msgs = ingest_file(path, extra=("--me", "我"))
+    assert pick(msgs, "sender", "me", "kind", "text") == [
+        ("阿强", False, "text", "周末爬山吗？[/微笑]\n第二行"),
+        ("我", True, "text", "@阿强 去！"),
+        ("小明", False, "image", ""),
+        ("小明", False, "image", ""),
+        ("阿强", False, "text", "好的"),
+        ("我", True, "voice", ""),
+        ("", False, "system", ""),
+    ]
+    assert msgs[4]["reply_to"] == {"sender": "我", "text": "@阿强 去！"}
+    assert {(m["chat_name"], m["group"]) for m in msgs} == {("周末爬山群", True)}
+    assert msgs[0]["source"]["line"] == 14  # its `name:` line
 
 
 def test_qq_json_private_by_uid_and_local_wall_time(ingest_file, tmp_path):

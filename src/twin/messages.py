@@ -167,7 +167,11 @@ def with_offset(local: datetime, unix_seconds: float) -> datetime:
     The offset is rounded to 15 minutes; an implausible one (more than 14 h) means the two disagree,
     and the Unix timestamp wins, shown in this machine's zone.
     """
-    if not math.isfinite(unix_seconds):
+    try:
+        finite = math.isfinite(unix_seconds)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
         raise ValueError(f"Unix time {unix_seconds!r} is out of range")
     diff = (local - _EPOCH).total_seconds() - unix_seconds
     quarter = round(diff / 900)

@@ -20,6 +20,7 @@ ORDER = (
     "chatlog_json",
     "qq_txt",
     "qq_json",
+    "qce_txt",
     "telegram_json",
     "discord_json",
     "messenger_json",

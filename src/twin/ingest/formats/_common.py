@@ -52,7 +52,10 @@ def local_and_unix(local_text: str, unix: float) -> tuple[str, float] | None:
         return None
     if local.tzinfo is not None:
         return iso_time(local), epoch_of(local)
-    if not math.isfinite(unix):  # the caller reports the row
+    try:
+        if not math.isfinite(unix):  # the caller reports the row
+            return None
+    except OverflowError:  # an integer beyond any float
         return None
     quarters = round(((local - _EPOCH).total_seconds() - unix) / 900)
     if abs(quarters) > 56:

@@ -288,7 +288,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                 where, f"timestamp_ms={value(ms)}", "timestamp_ms as Unix time in milliseconds"
             )
             continue
-        timed = unix_time(ms / 1000)
+        try:
+            timed = unix_time(ms / 1000)
+        except OverflowError:  # beyond any float
+            timed = None
         if timed is None:
             report.bad_row(
                 where,

@@ -204,8 +204,9 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             )
             return
         json_content = "msg" not in col
-        # PyWxDump writes UTF-8 without a BOM, WeFlow with one
-        excel = report.encoding not in (("utf-8", "utf-8-sig") if weflow else ("utf-8",))
+        # PyWxDump writes UTF-8 (WeFlow with a BOM); Excel re-saves as GB18030 (or with `/` dates,
+        # seen below)
+        excel = report.encoding not in ("utf-8", "utf-8-sig")
         width = len(header)
         for where, start, row in rows:
             if len(row) > width and json_content:

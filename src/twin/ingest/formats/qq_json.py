@@ -306,7 +306,10 @@ def _time(obj: dict) -> tuple[str, float] | None:
         ts = int(ts)
     wall = obj.get("time")
     if isinstance(ts, (int, float)) and not isinstance(ts, bool) and ts > 0:
-        unix = ts / 1000 if ts > 1e11 else float(ts)  # milliseconds; older files: seconds
+        try:
+            unix = ts / 1000 if ts > 1e11 else float(ts)  # milliseconds; older files: seconds
+        except OverflowError:  # beyond any float: no time (the caller reports the message)
+            return None
         if isinstance(wall, str) and _NAIVE_WALL.match(wall.strip()):
             timed = local_and_unix(wall.strip(), unix)
             if timed is not None:
@@ -346,7 +349,7 @@ def _message(
         ),
         uin or uid or "",
     )
-    kind, text, reply_to, forwarded = _content(obj)
+    kind, text, reply_to, forwarded = message_content(obj)
     if obj.get("recalled") is True:
         kind = "recall"
     elif obj.get("system") is True or _str(obj.get("type")).lower() == "system":
@@ -390,7 +393,7 @@ def _label(data: dict, *keys: str) -> str:
     return ""
 
 
-def _content(obj: dict) -> tuple[str, str, dict | None, bool]:
+def message_content(obj: dict) -> tuple[str, str, dict | None, bool]:
     """(kind, text a person wrote or a media label, reply_to, forwarded) from a message."""
     content = obj.get("content")
     if isinstance(content, str):

@@ -141,7 +141,33 @@ class _Pending:
         self.body: list[str] = []
 
 
+REPEATED = "message repeated in another block of the same chat (e.g. under 最近联系人)"
+
+
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
+    """The file's messages. QQ lists a chat under each of its 消息分组 (its group and 最近联系人),
+    so one chat can be exported twice: a message an earlier block of the chat gave (same time,
+    sender, kind and text) is counted under REPEATED, not read again. Repeats inside one block
+    are kept: the same "好的" can be sent twice in one second."""
+    earlier: dict[str, set[tuple]] = {}  # chat -> its messages in finished blocks
+    current: dict[str, set[tuple]] = {}
+    last = None
+    for block, m in _blocks(source, report):
+        if block != last:
+            for chat, keys in current.items():
+                earlier.setdefault(chat, set()).update(keys)
+            current, last = {}, block
+        key = (m.ts, m.sender_id or m.sender, m.kind, m.text)
+        if key in earlier.get(m.chat, ()):
+            report.skip(REPEATED)
+            continue
+        current.setdefault(m.chat, set()).add(key)
+        yield m
+
+
+def _blocks(source: Source, report: FileReport) -> Iterator[tuple[int, Message]]:
+    """(the number of the 消息对象 block, message) for every message of the file."""
+    blocks = 0
     display = source.display
     stem = source.name.rsplit(".", 1)[0]
     folder = ""  # 消息分组
@@ -185,12 +211,13 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
             after_separator = False
             if block:
                 if pending is not None:
-                    yield _message(pending, chat, chat_name, group, display)
+                    yield blocks, _message(pending, chat, chat_name, group, display)
                     pending = None
                 skipping = False
                 if block.group(1) == "分组":
                     folder = block.group(2).strip()
                 else:
+                    blocks += 1
                     chat_name = block.group(2).strip() or stem
                     group = True if ("群" in folder or "讨论组" in folder) else None
                     chat = f"qq:group:{chat_name}" if group else f"qq:{chat_name}"
@@ -205,7 +232,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     header = None
             if header is not None:
                 if pending is not None:
-                    yield _message(pending, chat, chat_name, group, display)
+                    yield blocks, _message(pending, chat, chat_name, group, display)
                     pending = None
                 when = _header_time(header)
                 if when is None:
@@ -238,7 +265,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     "a message header 'YYYY-MM-DD H:MM:SS name(QQ号)' before message text",
                 )
         if pending is not None:
-            yield _message(pending, chat, chat_name, group, display)
+            yield blocks, _message(pending, chat, chat_name, group, display)
     report.version = "12-hour times" if twelve_hour else ""
 
 
