@@ -156,6 +156,22 @@ def test_wechat2025_one_chat_needs_me(tmp_path, twin):
     assert not out.exists()
 
 
+def test_wechat2025_one_chat_where_the_exporter_writes_me_as_wo(tmp_path, twin):
+    """Where my rows say 我 (as some exports of the 2025 rewrite write them), one chat is
+    enough to tell: no --me needed, and the summary says it guessed."""
+    rows = [
+        HEADER_2025,
+        ["1", "文本", "小红", "2024-12-01 10:00:00", "在吗", "小红", "Hong", "more"],
+        ["2", "文本", "我", "2024-12-01 10:00:30", "在", "我", "我", "more"],
+    ]  # fmt: skip
+    path = write_csv(tmp_path / "聊天记录" / "小红(wxid_red01)" / "小红.csv", rows)
+    out = tmp_path / "m.jsonl"
+    r = twin("ingest", path, "-o", out)
+    assert r.code == 0, r.err
+    assert "guessed: '我' is how the exporter names you" in r.out
+    assert [m["me"] for m in read_jsonl(out)] == [False, True]
+
+
 def test_wechat2025_file_outside_its_folder(tmp_path, ingest_file):
     rows = [
         HEADER_2025,

@@ -382,18 +382,21 @@ def _guess_me_across_chats(result: IngestResult, needing: list[FileReport]) -> N
         for r in group:
             for chat, keys in r.chat_senders.items():
                 chat_keys.setdefault(chat, set()).update(keys)
-        if len(chat_keys) < 2:
+        if all(any(k[1] == "我" for k in r.unknown_senders) for r in group):
+            # the exporter names the user 我 (WeChatMsg 2025 does): one chat is enough
+            name, why = "我", "how the exporter names you"
+        elif len(chat_keys) < 2:
             continue
-        common = set.intersection(*chat_keys.values())
-        names = {k[1] for k in common}
-        if len(names) != 1:
-            continue
-        name = names.pop()
+        else:
+            names = {k[1] for k in set.intersection(*chat_keys.values())}
+            if len(names) != 1:
+                continue
+            name, why = names.pop(), f"the only sender in all {len(chat_keys)} chats"
         for r in group:
             keys = {k for k in r.unknown_senders if k[1] == name}
             result.me_keys[r.file] = keys
             r.by_me += sum(r.unknown_senders[k] for k in keys)
-            r.me_rule = f"guessed: {name!r} is the only sender in all {len(chat_keys)} chats (override with --me)"
+            r.me_rule = f"guessed: {name!r} is {why} (override with --me)"
 
 
 def _resolve_groups(result: IngestResult) -> None:
