@@ -252,7 +252,6 @@ class _Pending:
 def parse(source: Source, report: FileReport) -> Iterator[Message]:
     display = source.display
     stem = source.name.rsplit(".", 1)[0]
-    chat_name, group, wording = stem, None, ""
     day: date | None = None
     pending: _Pending | None = None
     twelve_hour = False
@@ -264,16 +263,7 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
     f = report.open_text(source)
     with f:
         lines = enumerate((raw.rstrip("\r\n") for raw in f), 1)
-        n, first = next(lines, (0, ""))
-        while not first.lstrip("\ufeff").strip() and n:  # blank lines before the title
-            n, first = next(lines, (0, ""))
-        first = first.lstrip("\ufeff").strip()
-        if not first.startswith("[LINE]"):
-            # only with --format (detection needs the title): the body is read as it is
-            report.note("no '[LINE] …' title line: the chat is named after the file")
-            backlog.append((n, first))
-        else:
-            chat_name, group, wording = _title(first, stem)
+        chat_name, group, wording = _head(lines, stem, report, backlog)
         chat = f"line:{chat_name}"
         while True:
             if backlog:
@@ -288,21 +278,10 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
                     break
                 n, line = item
             if pending is not None and pending.quoted:
-                pending.raw.append((n, line))
-                state = _scan(line)
-                if state == "open":
-                    pending.parts.append(line)
-                    continue
-                if state == "closed":
-                    pending.parts.append(line[:-1])
-                    pending.parts = ["\n".join(pending.parts).replace('""', '"')]
-                    pending.quoted = False
+                pending, closed = _quoted_line(pending, n, line, backlog)
+                if closed:
                     yield finish(pending)
                     pending = None
-                    continue
-                # A lone quote: the opening quote was part of the text. Keep the first line as
-                # written and read the lines after it again as ordinary lines.
-                pending = _unquote_failed(pending, backlog)
                 continue
             if not line.strip():
                 # The message ends at the next message or date line; until then a blank line
@@ -350,6 +329,44 @@ def parse(source: Source, report: FileReport) -> Iterator[Message]:
         if pending is not None:
             yield finish(pending)
     report.version = ", ".join(v for v in (wording, "12-hour times" if twelve_hour else "") if v)
+
+
+def _head(
+    lines: Iterator[tuple[int, str]], stem: str, report: FileReport, backlog: deque
+) -> tuple[str, bool | None, str]:
+    """(chat name, group, title wording) from the title line, after any blank lines. Without a
+    title (read only with --format: detection needs it) the chat is named after the file and
+    the first line goes back to be read as body."""
+    n, first = next(lines, (0, ""))
+    while not first.lstrip("\ufeff").strip() and n:
+        n, first = next(lines, (0, ""))
+    first = first.lstrip("\ufeff").strip()
+    if first.startswith("[LINE]"):
+        return _title(first, stem)
+    report.note("no '[LINE] …' title line: the chat is named after the file")
+    backlog.append((n, first))
+    return stem, None, ""
+
+
+def _quoted_line(
+    p: _Pending, n: int, line: str, backlog: deque[tuple[int, str]]
+) -> tuple[_Pending, bool]:
+    """A line read inside a quoted text: (the message, whether this line closed its quote).
+
+    A lone quote means the opening quote was part of the text: the first line is kept as
+    written and the lines after it are read again as ordinary lines.
+    """
+    p.raw.append((n, line))
+    state = _scan(line)
+    if state == "open":
+        p.parts.append(line)
+        return p, False
+    if state == "closed":
+        p.parts.append(line[:-1])
+        p.parts = ["\n".join(p.parts).replace('""', '"')]
+        p.quoted = False
+        return p, True
+    return _unquote_failed(p, backlog), False
 
 
 def _opened(n: int, when: datetime, rest: str) -> _Pending:

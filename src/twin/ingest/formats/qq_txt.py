@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TextIO
 
 from twin.ingest.formats._common import naive_time
 from twin.ingest.report import FileReport
@@ -183,14 +184,7 @@ def _blocks(source: Source, report: FileReport) -> Iterator[tuple[int, Message]]
     twelve_hour = False
     f = report.open_text(source)
     with f:
-        for n, raw in enumerate(f, 1):
-            line = raw.rstrip("\r\n")
-            if n == 1:
-                line = line.lstrip("\ufeff")
-                if line.startswith(TITLE):
-                    continue
-                # only with --format (detection needs the title): the body is read as it is
-                report.note(f"no {TITLE} title line: the body was read as it is")
+        for n, line in _lines(f, report):
             # block lines come after a separator; in files trimmed of the separators, anywhere
             # outside a message
             block = (
@@ -218,9 +212,7 @@ def _blocks(source: Source, report: FileReport) -> Iterator[tuple[int, Message]]
                     folder = block.group(2).strip()
                 else:
                     blocks += 1
-                    chat_name = block.group(2).strip() or stem
-                    group = True if ("群" in folder or "讨论组" in folder) else None
-                    chat = f"qq:group:{chat_name}" if group else f"qq:{chat_name}"
+                    chat, chat_name, group = _chat(block.group(2).strip() or stem, folder)
                 after_break = after_separator = True
                 continue
             header = _HEADER.match(line)
@@ -267,6 +259,25 @@ def _blocks(source: Source, report: FileReport) -> Iterator[tuple[int, Message]]
         if pending is not None:
             yield blocks, _message(pending, chat, chat_name, group, display)
     report.version = "12-hour times" if twelve_hour else ""
+
+
+def _lines(f: TextIO, report: FileReport) -> Iterator[tuple[int, str]]:
+    """(line number, line) after the title line. Without a title (read only with --format:
+    detection needs it) the first line is body too."""
+    for n, raw in enumerate(f, 1):
+        line = raw.rstrip("\r\n")
+        if n == 1:
+            line = line.lstrip("\ufeff")
+            if line.startswith(TITLE):
+                continue
+            report.note(f"no {TITLE} title line: the body was read as it is")
+        yield n, line
+
+
+def _chat(name: str, folder: str) -> tuple[str, str, bool | None]:
+    """(chat key, name, group) of a 消息对象 block: a group when its 消息分组 says so."""
+    group = True if ("群" in folder or "讨论组" in folder) else None
+    return (f"qq:group:{name}" if group else f"qq:{name}"), name, group
 
 
 def _message(p: _Pending, chat, chat_name: str, group, display: str) -> Message:
