@@ -66,9 +66,9 @@ _HEAVY = ("bold", "black", "heavy", "light", "thin", "medium", "mono")
 BASE_FILE = "DejaVuSans.ttf"
 
 
-def pick_cjk(installed: set[str]) -> str | None:
+def pick_cjk(installed: set[str], prefer: tuple[str, ...] = CJK_FAMILIES) -> str | None:
     """The preferred CJK family among the installed ones, or None."""
-    return next((f for f in CJK_FAMILIES if f in installed), None)
+    return next((f for f in prefer if f in installed), None)
 
 
 def font_dirs() -> list[Path]:
@@ -229,14 +229,14 @@ def _load(path: Path, prefer: tuple[str, ...] = ()) -> ChartFont | None:
     """The face of `path` whose family comes first in `prefer` (else face 0), or None."""
     from PIL import ImageFont
 
-    faces = []
+    families: dict[str, int] = {}  # family -> its first face
     try:
         with open(path, "rb") as f:
             count = len(_face_offsets(f))
             for index in range(count if prefer else 1):
                 family = ImageFont.truetype(str(path), 12, index=index).getname()[0]
-                faces.append((prefer.index(family) if family in prefer else len(prefer), index))
-            index = min(faces)[1]
+                families.setdefault(family, index)
+            index = families.get(pick_cjk(set(families), prefer) or "", 0)
             return ChartFont(str(path), index, tuple(read_cmap(f, index)))
     except (OSError, FontFileError, struct.error):
         return None  # unreadable: as if it were not installed
